@@ -1,0 +1,28 @@
+"""colonies_fake: a pure-Python fake ColonyOS server for tests.
+
+>>> from colonies_fake import FakeColonies
+>>> fake = FakeColonies()
+>>> colony = fake.add_colony("dev")
+>>> worker = fake.add_executor("dev", "worker-1", "test")
+>>> client = fake.client(worker.prvkey)
+
+It models the real server's rules (authorisation, the process state machine,
+assign, deadlines and their error texts) and answers the same envelopes.
+"""
+
+from colonies_fake._clock import Clock, FakeClock, RealClock
+from colonies_fake._core import ColonyKeys, ExecutorKeys, FakeColonies, Faults, Reply, UserKeys
+from colonies_fake._transport import InProcessTransport
+
+__all__ = [
+    "Clock",
+    "ColonyKeys",
+    "ExecutorKeys",
+    "FakeClock",
+    "FakeColonies",
+    "Faults",
+    "InProcessTransport",
+    "RealClock",
+    "Reply",
+    "UserKeys",
+]

@@ -1,0 +1,910 @@
+"""FakeColonies: all the state of a fake ColonyOS server, one lock, an injected clock.
+
+``handle_api(body)`` takes the bytes of a ``POST /api`` body and returns the
+HTTP status and body the real server would send, following its processing
+order (PROTOCOL.md 2.3): parse the envelope, answer the two unsigned types,
+recover the signer, find the handler, decode the payload as Go would, check
+``msgtype``, then authorise and act. Handlers live in ``_handlers``, one module
+per domain; the process lifecycle (state machine, assign, deadlines) lives here
+because handlers, timers and the bootstrap helpers all drive it.
+
+This module never imports the client package at import time: it decodes
+envelopes itself, so client and fake cannot share a bug. It does use the shared
+crypto and, for the inspection helpers, the shared data model.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import uuid
+from typing import TYPE_CHECKING, Any, NamedTuple, Optional
+
+import attrs
+
+from colonies_fake import _messages as msgs
+from colonies_fake._clock import Clock, FakeClock, Timer
+from colonies_fake._errors import EmptyReply, Fail, FakeClosed
+from colonies_fake._gojson import GoJSONError, decode_message, dumps, go_b64decode, parse
+from colonies_fake._records import (
+    APPROVED,
+    CANCELLED,
+    FAILED,
+    RUNNING,
+    SUCCESS,
+    UNREGISTERED,
+    WAITING,
+    Attribute,
+    Colony,
+    Executor,
+    Log,
+    Process,
+    User,
+    db_time,
+)
+from colonies_fake._scheduler import EXEC, WAIT, DeadlineQueue, Waiter, WaitingIndex
+from colonies_fake._schema import ENVELOPE, EXECUTOR, USER
+from colonies_sync._crypto import Crypto
+from colonies_sync._exceptions import InvalidSignature
+
+if TYPE_CHECKING:
+    from colonies_sync import ColoniesClient
+    from colonies_sync import Executor as ExecutorModel
+    from colonies_sync import Log as LogModel
+    from colonies_sync import Process as ProcessModel
+
+__all__ = ["ColonyKeys", "ExecutorKeys", "FakeColonies", "Faults", "Reply", "UserKeys"]
+
+_NS = 1_000_000_000
+_DAY_NS = 86_400 * _NS
+BUILD_VERSION = "colonies-fake"
+
+
+class Reply(NamedTuple):
+    """An answer to one request: HTTP status and body bytes."""
+
+    status: int
+    body: bytes
+
+
+def envelope(payloadtype: str, payload: Any) -> bytes:
+    """A reply envelope as the real server writes it."""
+    encoded = base64.b64encode(dumps(payload).encode("utf-8")).decode("ascii")
+    return dumps({"payloadtype": payloadtype, "payload": encoded, "error": False}).encode("utf-8")
+
+
+def error_envelope(status: int, message: str) -> Reply:
+    """An error reply: the same status in the HTTP line and in the payload."""
+    encoded = base64.b64encode(dumps({"status": status, "message": message}).encode("utf-8")).decode("ascii")
+    return Reply(status, dumps({"payloadtype": "error", "payload": encoded, "error": True}).encode("utf-8"))
+
+
+class Answer(NamedTuple):
+    """A handler's reply when its payloadtype is not the request's (``getpausestatusmsg``)."""
+
+    payloadtype: str
+    payload: Any
+
+
+@attrs.frozen
+class ColonyKeys:
+    """A colony made by :meth:`FakeColonies.add_colony`: ``prvkey`` is the colony owner's key."""
+
+    name: str
+    id: str
+    prvkey: str
+
+
+@attrs.frozen
+class ExecutorKeys:
+    """An executor made by :meth:`FakeColonies.add_executor`, with its key."""
+
+    name: str
+    id: str
+    prvkey: str
+    type: str
+    colonyname: str
+
+
+@attrs.frozen
+class UserKeys:
+    """A user made by :meth:`FakeColonies.add_user`, with its key."""
+
+    name: str
+    id: str
+    prvkey: str
+    colonyname: str
+
+
+class Faults:
+    """Fault injection for tests: failures, delays and (later) dropped streams.
+
+    ``fail_next(n, status=500, message=...)`` answers the next ``n`` API calls
+    with that error envelope; ``delay(seconds)`` holds every API call that long
+    (real time) before handling it; ``clear()`` undoes both.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._fail_count = 0
+        self._fail_status = 500
+        self._fail_message = ""
+        self._delay = 0.0
+
+    def fail_next(self, n: int = 1, status: int = 500, message: str = "injected fault") -> None:
+        """Answer the next ``n`` requests with ``status`` and ``message``."""
+        with self._lock:
+            self._fail_count = n
+            self._fail_status = status
+            self._fail_message = message
+
+    def delay(self, seconds: float) -> None:
+        """Hold every request ``seconds`` (real time) before handling it; 0 turns it off."""
+        with self._lock:
+            self._delay = max(0.0, seconds)
+
+    def clear(self) -> None:
+        """Turn off every fault."""
+        with self._lock:
+            self._fail_count = 0
+            self._delay = 0.0
+
+    @property
+    def current_delay(self) -> float:
+        """The delay now applied to each request, in seconds."""
+        return self._delay
+
+    def take_failure(self) -> Optional[Reply]:
+        """The injected failure for this request, if one is pending."""
+        with self._lock:
+            if self._fail_count <= 0:
+                return None
+            self._fail_count -= 1
+            return error_envelope(self._fail_status, self._fail_message)
+
+
+class Call(NamedTuple):
+    """Who sent a request and as what type."""
+
+    caller: str
+    payloadtype: str
+
+
+class FakeColonies:
+    """A fake ColonyOS server, in-process.
+
+    ``FakeColonies(clock=None, server_prvkey=None, rate_limit=True)``: the clock
+    defaults to a :class:`FakeClock`; the server key is generated unless given
+    (its holder is the server owner). Thread-safe: one lock guards all state.
+    """
+
+    def __init__(
+        self,
+        clock: Optional[Clock] = None,
+        server_prvkey: Optional[str] = None,
+        rate_limit: bool = True,
+        *,
+        crypto: Optional[Crypto] = None,
+    ) -> None:
+        self.crypto = crypto or Crypto()
+        self.clock: Clock = clock if clock is not None else FakeClock()
+        self.server_prvkey = server_prvkey or self.crypto.generate_private_key()
+        self.server_id = self.crypto.id(self.server_prvkey)
+        self.rate_limit = rate_limit
+        self.faults = Faults()
+        self.errors: list[BaseException] = []
+        #: What ``getserverinfomsg`` reports as the HTTP backend (the served fake sets the port).
+        self.server_info_backend: dict[str, Any] = {"type": "http", "port": 50080, "host": "0.0.0.0"}
+        self._lock = threading.RLock()
+        self._waiters_changed = threading.Condition(self._lock)
+        self._closed = False
+        self._closed_event = threading.Event()
+        self._deadline_timer: Optional[Timer] = None
+        self._seq = 0
+        self._init_state()
+        self.clock.add_listener(self._on_clock_jump)
+
+    def _init_state(self) -> None:
+        self._colonies: dict[str, Colony] = {}
+        self._executors: dict[tuple[str, str], Executor] = {}  # (colony, name)
+        self._executors_by_id: dict[str, list[Executor]] = {}  # insertion order = database row order
+        self._users: dict[tuple[str, str], User] = {}  # (colony, name)
+        self._processes: dict[str, Process] = {}
+        self._colony_processes: dict[str, dict[str, Process]] = {}
+        self._attribute_index: dict[str, str] = {}  # attribute id -> process id
+        self._logs_by_process: dict[str, list[Log]] = {}
+        self._logs_by_executor: dict[str, list[Log]] = {}
+        self._waiting = WaitingIndex()
+        self._waiters: dict[tuple[str, str], list[Waiter]] = {}
+        self._deadlines = DeadlineQueue()
+
+    # --- lifecycle of the fake itself -------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop timers and end every blocked request (their connections go away). Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._closed_event.set()
+            if self._deadline_timer is not None:
+                self._deadline_timer.cancel()
+                self._deadline_timer = None
+            self._wake_all_waiters()
+        self.clock.remove_listener(self._on_clock_jump)
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has run."""
+        return self._closed
+
+    def reset(self) -> None:
+        """Forget every colony, executor, user, process and log; keep the server key and clock.
+
+        Blocked requests are ended as by :meth:`close`, but the fake stays usable.
+        """
+        with self._lock:
+            self._wake_all_waiters()
+            if self._deadline_timer is not None:
+                self._deadline_timer.cancel()
+                self._deadline_timer = None
+            self._init_state()
+            self.faults.clear()
+            self.errors.clear()
+
+    def __enter__(self) -> FakeColonies:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- request entry point ------------------------------------------------------------
+
+    def handle_api(self, body: bytes | str, *, timeout: Optional[float] = None) -> Reply:
+        """Answer one ``POST /api`` body as the real server would.
+
+        ``timeout`` is how long the caller will wait (a client's read timeout):
+        with an injected delay longer than that, ``TimeoutError`` is raised after
+        ``timeout`` seconds, as a client would see it. Raises :class:`FakeClosed`
+        when the fake is closed.
+        """
+        if self._closed:
+            raise FakeClosed("the fake server is closed")
+        delay = self.faults.current_delay
+        if delay:
+            wait = delay if timeout is None else min(delay, timeout)
+            if self._closed_event.wait(wait):
+                raise FakeClosed("the fake server is closed")
+            if timeout is not None and delay > timeout:
+                raise TimeoutError(f"no reply within {timeout:g} s (injected delay {delay:g} s)")
+        injected = self.faults.take_failure()
+        if injected is not None:
+            return injected
+        data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+        try:
+            return self._dispatch(data)
+        except FakeClosed:
+            raise
+        except Exception as exc:  # a bug in the fake: record it, answer like a crashing server would
+            self.errors.append(exc)
+            return error_envelope(500, f"internal error in the fake server: {type(exc).__name__}: {exc}")
+
+    def _dispatch(self, body: bytes) -> Reply:
+        from colonies_fake._handlers import HANDLERS, server_info
+
+        try:
+            raw = parse(body)
+            if raw is None:
+                return Reply(500, b"")  # a nil envelope: the real server panics
+            env = ENVELOPE.decode(raw)
+        except GoJSONError as exc:
+            return error_envelope(400, str(exc))
+        payloadtype: str = env["payloadtype"]
+        if payloadtype == "getserverinfomsg":
+            return Reply(200, envelope(payloadtype, server_info(self)))
+        caller = ""
+        if payloadtype != "versionmsg":
+            try:
+                caller = self.crypto.recover_id(env["payload"], env["signature"])
+            except InvalidSignature as exc:
+                return error_envelope(403, str(exc))
+        handler = HANDLERS.get(payloadtype)
+        if handler is None:
+            if payloadtype == "":
+                return error_envelope(403, msgs.EMPTY_PAYLOADTYPE)
+            return error_envelope(403, msgs.unknown_payloadtype(payloadtype))
+        try:
+            msg = decode_message(handler.schema, parse(go_b64decode(env["payload"])))
+        except GoJSONError:
+            return error_envelope(400, handler.invalid_json)
+        if msg is None:
+            return Reply(500, b"")  # a nil message: the real server panics
+        if msg["msgtype"] != payloadtype:
+            return error_envelope(400, handler.msgtype_mismatch)
+        try:
+            with self._lock:
+                result = handler.fn(self, Call(caller, payloadtype), msg)
+        except Fail as fail:
+            return error_envelope(fail.status, fail.message)
+        except EmptyReply as empty:
+            return Reply(empty.status, b"")
+        if isinstance(result, Answer):
+            return Reply(200, envelope(result.payloadtype, result.payload))
+        return Reply(200, envelope(payloadtype, result))
+
+    # --- lookups and authorisation (PROTOCOL.md 4) ---------------------------------------
+
+    def now_ns(self) -> int:
+        """The clock's time in nanoseconds."""
+        return self.clock.time_ns()
+
+    def colony(self, name: str) -> Optional[Colony]:
+        return self._colonies.get(name)
+
+    def executor_by_id(self, executor_id: str) -> Optional[Executor]:
+        """The first executor row with this id, in any colony, as the real database returns it."""
+        rows = self._executors_by_id.get(executor_id)
+        return rows[0] if rows else None
+
+    def executor_by_name(self, colony: str, name: str) -> Optional[Executor]:
+        return self._executors.get((colony, name))
+
+    def executors_of(self, colony: str) -> list[Executor]:
+        return [e for (c, _), e in self._executors.items() if c == colony]
+
+    def user_by_id(self, colony: str, user_id: str) -> Optional[User]:
+        for (c, _), user in self._users.items():
+            if c == colony and user.userid == user_id:
+                return user
+        return None
+
+    def user_by_name(self, colony: str, name: str) -> Optional[User]:
+        return self._users.get((colony, name))
+
+    def users_of(self, colony: str) -> list[User]:
+        return [u for (c, _), u in self._users.items() if c == colony]
+
+    def require_server_owner(self, caller: str) -> None:
+        if caller != self.server_id:
+            raise Fail(403, msgs.NOT_SERVER_OWNER)
+
+    def require_colony_owner(self, caller: str, colony_name: str) -> Colony:
+        if colony_name == "":
+            raise Fail(403, msgs.EMPTY_COLONY_NAME)
+        colony = self._colonies.get(colony_name)
+        if colony is None:
+            raise Fail(403, msgs.colony_missing(colony_name))
+        if caller != colony.colonyid:
+            raise Fail(403, msgs.NOT_COLONY_OWNER)
+        return colony
+
+    def require_membership(self, caller: str, colony_name: str, approved: bool = True) -> None:
+        """Approved (or any-state) executor of the colony, or a user of it.
+
+        The real validator tries the executor first and, whatever that check
+        said, reports the user check's error; so only two texts are ever seen.
+        """
+        if colony_name not in self._colonies:
+            raise Fail(403, msgs.colony_missing(colony_name))
+        executor = self.executor_by_id(caller)
+        if executor is not None and executor.colonyname == colony_name:
+            if not approved or executor.state == APPROVED:
+                return
+        if self.user_by_id(colony_name, caller) is not None:
+            return
+        raise Fail(403, msgs.not_member(colony_name))
+
+    def process_of(self, process_id: str) -> Optional[Process]:
+        return self._processes.get(process_id)
+
+    def add_attribute_record(self, p: Process, attribute: Attribute) -> None:
+        p.attributes.append(attribute)
+        self._attribute_index[attribute.attributeid] = p.processid
+
+    def find_attribute(self, attribute_id: str) -> Optional[tuple[Process, Attribute]]:
+        p = self._processes.get(self._attribute_index.get(attribute_id, ""))
+        if p is None:
+            return None
+        for attribute in p.attributes:
+            if attribute.attributeid == attribute_id:
+                return p, attribute
+        return None
+
+    def processes_of(self, colony: str) -> list[Process]:
+        return list(self._colony_processes.get(colony, {}).values())
+
+    # --- colonies, executors and users --------------------------------------------------
+
+    def store_colony(self, name: str, colonyid: str) -> Colony:
+        colony = Colony(name, colonyid)
+        self._colonies[name] = colony
+        return colony
+
+    def delete_colony(self, name: str) -> None:
+        """Remove a colony with its executors, users, processes and logs (not its channels)."""
+        self._colonies.pop(name, None)
+        for key in [k for k in self._executors if k[0] == name]:
+            executor = self._executors.pop(key)
+            rows = self._executors_by_id.get(executor.executorid, [])
+            if executor in rows:
+                rows.remove(executor)
+            if not rows:
+                self._executors_by_id.pop(executor.executorid, None)
+        for key in [k for k in self._users if k[0] == name]:
+            del self._users[key]
+        for p in list(self._colony_processes.get(name, {}).values()):
+            self.delete_process(p)
+        self._colony_processes.pop(name, None)
+
+    def store_executor(self, data: dict[str, Any]) -> Executor:
+        executor = Executor(data)
+        self._executors[(executor.colonyname, executor.name)] = executor
+        self._executors_by_id.setdefault(executor.executorid, []).append(executor)
+        return executor
+
+    def store_user(self, data: dict[str, Any]) -> User:
+        user = User(data)
+        self._users[(user.colonyname, user.name)] = user
+        return user
+
+    def delete_user(self, user: User) -> None:
+        self._users.pop((user.colonyname, user.name), None)
+
+    def unregister_executor(self, executor: Executor) -> None:
+        """State UNREGISTERED, and its RUNNING processes go back to WAITING (a plain database update)."""
+        executor.data["state"] = UNREGISTERED
+        for p in list(self._processes.values()):
+            if p.state == RUNNING and p.assignedexecutorid == executor.executorid:
+                p.state = WAITING
+                p.assignedexecutorid = ""
+                p.isassigned = False
+                p.starttime = None
+                p.endtime = None
+                p.generation += 1
+                self._set_attribute_state(p)
+                self._became_waiting(p)
+
+    # --- processes: submit, assign, the state machine -------------------------------------
+
+    def submit(
+        self, caller: str, initiatorname: str, spec: dict[str, Any], resources: tuple[int, int, int, int]
+    ) -> dict[str, Any]:
+        """Store a new WAITING process for a spec that passed every check; returns the submit reply.
+
+        The reply is the process as stored, before a blocked assign may take it.
+        """
+        now = self.now_ns()
+        self._seq += 1
+        pid = self.crypto.hash(str(uuid.uuid4()))
+        p = Process(pid, _stored_spec(spec), self._seq)
+        p.initiatorid = caller
+        p.initiatorname = initiatorname
+        p.cpu, p.mem, p.storage, p.gpumem = resources
+        p.submissiontime = db_time(now)
+        p.prioritytime = now - spec["priority"] * _DAY_NS
+        if spec["maxwaittime"] > 0:
+            p.waitdeadline = db_time(now + spec["maxwaittime"] * _NS)
+        for key in sorted(spec["env"] or {}):
+            value = spec["env"][key]
+            self.add_attribute_record(
+                p,
+                Attribute(
+                    {
+                        "attributeid": self.crypto.hash(f"{pid}{key}3"),
+                        "targetid": pid,
+                        "targetcolonyname": p.colonyname,
+                        "targetprocessgraphid": "",
+                        "state": WAITING,
+                        "attributetype": 3,
+                        "key": key,
+                        "value": value,
+                    }
+                ),
+            )
+        self._processes[pid] = p
+        self._colony_processes.setdefault(p.colonyname, {})[pid] = p
+        self._arm_wait_deadline(p)
+        reply = p.render()
+        self._became_waiting(p)
+        return reply
+
+    def select(self, executor: Executor, colony: str, cpu_limit: int, mem_limit: int) -> Optional[Process]:
+        """The WAITING process this executor would get now, if any (lowest prioritytime first)."""
+        from colonies_fake._scheduler import matches
+
+        pid = self._waiting.first(
+            colony,
+            executor.executortype,
+            lambda pid: matches(self._processes[pid], executor, cpu_limit, mem_limit),
+        )
+        return None if pid is None else self._processes[pid]
+
+    def assign_wait(
+        self, executor: Executor, colony: str, timeout: int, cpu_limit: int, mem_limit: int
+    ) -> Process:
+        """The assign long-poll (PROTOCOL.md 7.4); called with the lock held."""
+        deadline = self.clock.deadline(timeout) if timeout > 0 else None
+        while True:
+            if self._closed:
+                raise FakeClosed("the fake server is closed")
+            record = self._colonies.get(colony)
+            paused = record is not None and record.paused
+            if paused and deadline is None:
+                raise Fail(503, msgs.ASSIGN_PAUSED)
+            if not paused:
+                p = self.select(executor, colony, cpu_limit, mem_limit)
+                if p is not None:
+                    self._assign(p, executor)
+                    return p
+                if deadline is None:
+                    break
+            assert deadline is not None
+            if deadline.expired():
+                if paused:
+                    raise Fail(408, msgs.ASSIGN_PAUSED_TIMEOUT)
+                break
+            waiter = Waiter(executor, colony, cpu_limit, mem_limit, self._lock)
+            key = (colony, executor.executortype)
+            self._waiters.setdefault(key, []).append(waiter)
+            self._waiters_changed.notify_all()
+            try:
+                deadline.wait(waiter.cond)
+            finally:
+                waiters = self._waiters.get(key, [])
+                if waiter in waiters:
+                    waiters.remove(waiter)
+                if not waiters:
+                    self._waiters.pop(key, None)
+                self._waiters_changed.notify_all()
+            if waiter.process is not None:
+                return waiter.process
+            # Woken by a resume, a clock jump, a reset or close: look again.
+        raise Fail(404, msgs.NO_PROCESS_AVAILABLE)
+
+    def _became_waiting(self, p: Process) -> None:
+        """A process entered WAITING: hand it to one matching blocked assign, else queue it."""
+        colony = self._colonies.get(p.colonyname)
+        if colony is not None and not colony.paused:
+            for waiter in self._waiters.get((p.colonyname, p.executortype), ()):
+                if waiter.accepts(p):
+                    self._assign(p, waiter.executor, indexed=False)
+                    waiter.process = p
+                    waiter.cond.notify()
+                    return
+        self._waiting.add(p)
+
+    def _assign(self, p: Process, executor: Executor, indexed: bool = True) -> None:
+        now = self.now_ns()
+        if indexed:
+            self._waiting.remove(p)
+        p.state = _transition(p, "assign")
+        p.isassigned = True
+        p.assignedexecutorid = executor.executorid
+        p.starttime = db_time(now)
+        if p.spec["maxexectime"] > 0:
+            p.execdeadline = db_time(now + p.spec["maxexectime"] * _NS)
+        p.generation += 1
+        self._set_attribute_state(p)
+        if p.spec["maxexectime"] != -1:
+            self._push_deadline(EXEC, p, p.execdeadline)
+
+    def close_successful(self, p: Process, output: Optional[list[Any]]) -> None:
+        p.state = _transition(p, "close")
+        if output:
+            p.output = output
+        p.endtime = db_time(self.now_ns())
+        self._ended(p)
+
+    def close_failed(self, p: Process, errors: Optional[list[str]]) -> None:
+        _transition(p, "fail")
+        self._fail(p, errors)
+
+    def cancel(self, p: Process) -> None:
+        state = _transition(p, "cancel")
+        if p.state == WAITING:
+            self._waiting.remove(p)
+        p.state = state
+        p.endtime = db_time(self.now_ns())
+        self._ended(p)
+
+    def _fail(self, p: Process, errors: Optional[list[str]]) -> None:
+        state = _transition(p, "fail")
+        if p.state == WAITING:
+            self._waiting.remove(p)
+        p.state = state
+        p.endtime = db_time(self.now_ns())
+        p.errors = errors
+        self._ended(p)
+
+    def _ended(self, p: Process) -> None:
+        p.generation += 1
+        self._set_attribute_state(p)
+
+    def _release(self, p: Process) -> None:
+        """An exec deadline passed with retries left: back to WAITING (PROTOCOL.md 7.1)."""
+        now = self.now_ns()
+        p.state = _transition(p, "release")
+        p.retries += 1
+        p.assignedexecutorid = ""
+        p.isassigned = False
+        p.endtime = db_time(now)
+        if p.spec["maxwaittime"] > 0:
+            p.waitdeadline = db_time(now + p.spec["maxwaittime"] * _NS)
+        p.generation += 1
+        self._set_attribute_state(p)
+        self._arm_wait_deadline(p)
+        self._became_waiting(p)
+
+    def delete_process(self, p: Process) -> None:
+        """Forget a process and its attributes (its channels and logs are left, as on the real server)."""
+        if p.state == WAITING:
+            self._waiting.remove(p)
+        p.generation += 1
+        for attribute in p.attributes:
+            self._attribute_index.pop(attribute.attributeid, None)
+        self._processes.pop(p.processid, None)
+        colony = self._colony_processes.get(p.colonyname)
+        if colony is not None:
+            colony.pop(p.processid, None)
+
+    def _set_attribute_state(self, p: Process) -> None:
+        for attribute in p.attributes:
+            attribute.state = p.state
+
+    # --- deadlines (PROTOCOL.md 7.3) -----------------------------------------------------
+
+    def _arm_wait_deadline(self, p: Process) -> None:
+        if p.spec["maxwaittime"] not in (-1, 0):
+            self._push_deadline(WAIT, p, p.waitdeadline)
+
+    def _push_deadline(self, kind: int, p: Process, deadline_ns: Optional[int]) -> None:
+        # The real loop runs every second and fires once the current Unix second
+        # is past the deadline's; an unset deadline (zero time) is always past.
+        if deadline_ns is None:
+            due = self.now_ns() // _NS + 1
+        else:
+            due = deadline_ns // _NS + 1
+        self._deadlines.push(due, kind, p)
+        self._schedule_deadlines()
+
+    def _schedule_deadlines(self) -> None:
+        due = self._deadlines.next_due()
+        current = self._deadline_timer
+        if current is not None and not current.cancelled and due is not None and current.when == due:
+            return
+        if current is not None:
+            current.cancel()
+            self._deadline_timer = None
+        if due is not None and not self._closed:
+            self._deadline_timer = self.clock.call_at(due, self._fire_deadlines)
+
+    def _fire_deadlines(self) -> None:
+        with self._lock:
+            self._deadline_timer = None
+            try:
+                for kind, pid, generation in self._deadlines.pop_due(self.clock.time()):
+                    p = self._processes.get(pid)
+                    if p is None or p.generation != generation:
+                        continue
+                    if kind == EXEC and p.state == RUNNING:
+                        retries = p.spec["maxretries"]
+                        if retries > -1 and p.retries >= retries:
+                            self._fail(p, [msgs.EXEC_TIME_EXCEEDED])
+                        else:
+                            self._release(p)
+                    elif kind == WAIT and p.state == WAITING:
+                        self._fail(p, [msgs.WAIT_TIME_EXCEEDED])
+            except Exception as exc:  # recorded for tests; the loop must survive
+                self.errors.append(exc)
+            finally:
+                self._schedule_deadlines()
+
+    # --- waking blocked requests ---------------------------------------------------------
+
+    def _on_clock_jump(self) -> None:
+        with self._lock:
+            self._wake_all_waiters()
+
+    def _wake_all_waiters(self) -> None:
+        for waiters in self._waiters.values():
+            for waiter in waiters:
+                waiter.cond.notify()
+        self._waiters_changed.notify_all()
+
+    def wake_colony_waiters(self, colony: str) -> None:
+        for (c, _), waiters in self._waiters.items():
+            if c == colony:
+                for waiter in waiters:
+                    waiter.cond.notify()
+
+    # --- bootstrap helpers (no RPC, no keys needed) --------------------------------------
+
+    def add_colony(self, name: str, *, prvkey: Optional[str] = None) -> ColonyKeys:
+        """Create a colony with a new owner key (or ``prvkey``); returns its name, id and key."""
+        prvkey = prvkey or self.crypto.generate_private_key()
+        colonyid = self.crypto.id(prvkey)
+        with self._lock:
+            if name in self._colonies:
+                raise ValueError(f"colony {name!r} already exists")
+            self.store_colony(name, colonyid)
+        return ColonyKeys(name, colonyid, prvkey)
+
+    def add_executor(
+        self,
+        colony: str,
+        name: str,
+        executortype: str = "test",
+        *,
+        approved: bool = True,
+        prvkey: Optional[str] = None,
+        locationname: str = "",
+    ) -> ExecutorKeys:
+        """Register an executor (approved unless ``approved=False``) with a new key."""
+        prvkey = prvkey or self.crypto.generate_private_key()
+        executor_id = self.crypto.id(prvkey)
+        data = EXECUTOR.zero()
+        data.update(
+            executorid=executor_id,
+            executortype=executortype,
+            executorname=name,
+            colonyname=colony,
+            state=APPROVED if approved else 0,
+            locationname=locationname,
+        )
+        with self._lock:
+            if colony not in self._colonies:
+                raise ValueError(f"no colony named {colony!r}")
+            if (colony, name) in self._executors:
+                raise ValueError(f"executor {name!r} already exists in colony {colony!r}")
+            data["commissiontime"] = db_time(self.now_ns())
+            self.store_executor(data)
+        return ExecutorKeys(name, executor_id, prvkey, executortype, colony)
+
+    def add_user(
+        self, colony: str, name: str, *, prvkey: Optional[str] = None, email: str = "", phone: str = ""
+    ) -> UserKeys:
+        """Add a user to a colony with a new key."""
+        prvkey = prvkey or self.crypto.generate_private_key()
+        user_id = self.crypto.id(prvkey)
+        data = USER.zero()
+        data.update(colonyname=colony, userid=user_id, name=name, email=email, phone=phone)
+        with self._lock:
+            if colony not in self._colonies:
+                raise ValueError(f"no colony named {colony!r}")
+            if (colony, name) in self._users:
+                raise ValueError(f"user {name!r} already exists in colony {colony!r}")
+            self.store_user(data)
+        return UserKeys(name, user_id, prvkey, colony)
+
+    def client(self, prvkey: Optional[str] = None, **kwargs: Any) -> ColoniesClient:
+        """A ``ColoniesClient`` that reaches this fake in-process, signing with ``prvkey``."""
+        from colonies_fake._transport import InProcessTransport
+        from colonies_sync import ColoniesClient
+
+        return ColoniesClient(prvkey=prvkey, transport=InProcessTransport(self), **kwargs)
+
+    # --- inspection for tests ------------------------------------------------------------
+
+    def process(self, process_id: str) -> ProcessModel:
+        """The process as a client would see it; ``KeyError`` if there is none."""
+        from colonies_sync import Process as ProcessModel
+
+        with self._lock:
+            p = self._processes.get(process_id)
+            if p is None:
+                raise KeyError(process_id)
+            return ProcessModel.from_dict(_roundtrip(p.render()))
+
+    def processes(self, colony: Optional[str] = None, state: Optional[int] = None) -> list[ProcessModel]:
+        """Every process (of a colony, in a state), in submission order."""
+        from colonies_sync import Process as ProcessModel
+
+        with self._lock:
+            chosen = [
+                p
+                for p in self._processes.values()
+                if (colony is None or p.colonyname == colony) and (state is None or p.state == int(state))
+            ]
+            return [ProcessModel.from_dict(_roundtrip(p.render())) for p in sorted(chosen, key=lambda p: p.seq)]
+
+    def executor(self, colony: str, name: str) -> ExecutorModel:
+        """An executor as a client would see it; ``KeyError`` if there is none."""
+        from colonies_sync import Executor as ExecutorModel
+
+        with self._lock:
+            executor = self._executors.get((colony, name))
+            if executor is None:
+                raise KeyError((colony, name))
+            return ExecutorModel.from_dict(_roundtrip(executor.render()))
+
+    def logs(self, process_id: str) -> list[LogModel]:
+        """The log lines of a process, oldest first."""
+        from colonies_sync import Log as LogModel
+
+        with self._lock:
+            return [LogModel.from_dict(log.render()) for log in self._logs_by_process.get(process_id, [])]
+
+    def add_log_record(self, log: Log) -> None:
+        self._logs_by_process.setdefault(log.processid, []).append(log)
+        self._logs_by_executor.setdefault(log.executorname, []).append(log)
+
+    def log_records(self, *, process_id: str = "", executor_name: str = "") -> list[Log]:
+        if executor_name:
+            return self._logs_by_executor.get(executor_name, [])
+        return self._logs_by_process.get(process_id, [])
+
+    def waiting_assigns(self, colony: Optional[str] = None) -> int:
+        """How many assign long-polls are blocked now (of one colony)."""
+        with self._lock:
+            return sum(len(w) for (c, _), w in self._waiters.items() if colony is None or c == colony)
+
+    def wait_for_assigns(self, n: int, timeout: float = 5.0, colony: Optional[str] = None) -> None:
+        """Block until at least ``n`` assign long-polls are waiting, or raise ``TimeoutError``.
+
+        For tests that start an assign in a thread and must not race it.
+        """
+        deadline = threading.Event()
+        timer = threading.Timer(timeout, deadline.set)
+        timer.daemon = True
+        timer.start()
+        try:
+            with self._lock:
+                while self.waiting_assigns(colony) < n:
+                    if deadline.is_set():
+                        raise TimeoutError(f"fewer than {n} assign calls waiting after {timeout} s")
+                    self._waiters_changed.wait(0.05)
+        finally:
+            timer.cancel()
+
+
+def _roundtrip(value: Any) -> Any:
+    import json
+
+    return json.loads(dumps(value))
+
+
+def _stored_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """The spec as the real database gives it back (PROTOCOL.md 6.3): nils become empties."""
+    stored = dict(spec)
+    stored["args"] = spec["args"] if spec["args"] is not None else []
+    stored["kwargs"] = spec["kwargs"] if spec["kwargs"] is not None else {}
+    stored["channels"] = spec["channels"] or []
+    cond = dict(spec["conditions"])
+    cond["dependencies"] = cond["dependencies"] or []
+    if cond["executornames"] == ["*"]:
+        cond["executornames"] = []
+    stored["conditions"] = cond
+    return stored
+
+
+# The process state machine as a table: (state, event) -> allowed, or the real server's refusal.
+_REFUSED = {
+    (FAILED, "close"): msgs.CLOSE_OK_FAILED,
+    (CANCELLED, "close"): msgs.CLOSE_OK_CANCELLED,
+    (WAITING, "close"): msgs.CLOSE_OK_WAITING,
+    (SUCCESS, "fail"): msgs.CLOSE_FAILED_SUCCESS,
+    (FAILED, "fail"): msgs.CLOSE_FAILED_FAILED,
+    (CANCELLED, "fail"): msgs.CLOSE_FAILED_CANCELLED,
+    (SUCCESS, "cancel"): msgs.CANCEL_SUCCESS,
+    (FAILED, "cancel"): msgs.CANCEL_FAILED,
+    (CANCELLED, "cancel"): msgs.CANCEL_CANCELLED,
+}
+TRANSITIONS: dict[tuple[int, str], int] = {
+    (WAITING, "assign"): RUNNING,
+    (RUNNING, "close"): SUCCESS,
+    (SUCCESS, "close"): SUCCESS,  # a repeated close is accepted and moves endtime
+    (RUNNING, "fail"): FAILED,
+    (WAITING, "fail"): FAILED,  # only by the wait deadline
+    (RUNNING, "release"): WAITING,
+    (WAITING, "cancel"): CANCELLED,
+    (RUNNING, "cancel"): CANCELLED,
+}
+
+
+def _transition(p: Process, event: str) -> int:
+    """The state ``event`` moves ``p`` to, or ``Fail(400)`` with the real refusal text."""
+    refusal = _REFUSED.get((p.state, event))
+    if refusal is not None:
+        raise Fail(400, refusal)
+    return TRANSITIONS[(p.state, event)]
+

@@ -1,0 +1,214 @@
+"""Process messages (PROTOCOL.md 5.5): checks and replies; the lifecycle itself is in ``_core``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from colonies_fake import _messages as msgs
+from colonies_fake._core import Answer
+from colonies_fake._errors import Fail
+from colonies_fake._handlers import handler
+from colonies_fake._parsers import ResourceError, parse_cpu, parse_mem
+from colonies_fake._records import CANCELLED, FAILED, RUNNING, SUCCESS, WAITING, Process, db_time
+from colonies_fake._scheduler import UNLIMITED
+
+if TYPE_CHECKING:
+    from colonies_fake._core import Call, FakeColonies
+
+_MIN_PRIORITY, _MAX_PRIORITY = -50000, 50000
+
+
+@handler("submitfuncspecmsg", msgs.SUBMIT_INVALID_JSON, msgs.SUBMIT_MSGTYPE)
+def submit(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
+    spec = msg["spec"]
+    if spec is None:
+        raise Fail(400, msgs.SUBMIT_SPEC_NIL)
+    colony = spec["conditions"]["colonyname"]
+    fake.require_membership(call.caller, colony, approved=True)
+    if not _MIN_PRIORITY <= spec["priority"] <= _MAX_PRIORITY:
+        raise Fail(400, msgs.SUBMIT_PRIORITY)
+    executor = fake.executor_by_id(call.caller)
+    if executor is not None:
+        initiator = executor.name
+    else:
+        user = fake.user_by_id(colony, call.caller)
+        if user is None:  # pragma: no cover - membership guarantees one of the two
+            raise Fail(500, "Could not derive InitiatorName")
+        initiator = user.name
+    cond = spec["conditions"]
+    try:
+        resources = (
+            parse_cpu(cond["cpu"]),
+            parse_mem(cond["mem"]),
+            parse_mem(cond["storage"]),
+            parse_mem(cond["gpu"]["mem"]),
+        )
+    except ResourceError as exc:
+        raise Fail(400, str(exc)) from None
+    return fake.submit(call.caller, initiator, spec, resources)
+
+
+@handler("assignprocessmsg", msgs.ASSIGN_INVALID_JSON, msgs.ASSIGN_MSGTYPE)
+def assign(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
+    colony = msg["colonyname"]
+    fake.require_membership(call.caller, colony, approved=True)
+    timeout = msg["timeout"]
+    if timeout == 0:
+        raise Fail(400, msgs.ASSIGN_ZERO_TIMEOUT)
+    executor = fake.executor_by_id(call.caller)
+    if executor is None:
+        raise Fail(500, msgs.ASSIGN_NOT_EXECUTOR)
+    try:
+        cpu = UNLIMITED if msg["availablecpu"] == "" else parse_cpu(msg["availablecpu"])
+        mem = UNLIMITED if msg["availablemem"] == "" else parse_mem(msg["availablemem"])
+    except ResourceError as exc:
+        raise Fail(400, str(exc)) from None
+    executor.data["lastheardfromtime"] = db_time(fake.now_ns())
+    return fake.assign_wait(executor, colony, timeout, cpu, mem).render()
+
+
+def _process(fake: FakeColonies, process_id: str, nil_status: int, nil_text: str) -> Process:
+    p = fake.process_of(process_id)
+    if p is None:
+        raise Fail(nil_status, nil_text)
+    return p
+
+
+@handler("getprocessmsg", msgs.GET_PROCESS_INVALID_JSON, msgs.GET_PROCESS_MSGTYPE)
+def get_process(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
+    p = _process(fake, msg["processid"], 404, msgs.GET_PROCESS_NOT_FOUND)  # existence is visible to anyone
+    fake.require_membership(call.caller, p.colonyname, approved=True)
+    return p.render()
+
+
+def _order(state: int) -> Any:
+    if state == WAITING:
+        return lambda p: (p.prioritytime, p.seq)
+    if state == RUNNING:
+        return lambda p: (p.starttime or 0, p.seq)
+    return lambda p: (-(p.endtime or 0), p.seq)
+
+
+@handler("getprocessesmsg", msgs.GET_PROCESSES_INVALID_JSON, msgs.GET_PROCESSES_MSGTYPE)
+def get_processes(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
+    colony = msg["colonyname"]
+    fake.require_membership(call.caller, colony, approved=True)
+    count = msg["count"]
+    if count > msgs.MAX_COUNT:
+        raise Fail(400, msgs.count_too_large())
+    initiator = msg["initiator"]
+    if initiator and fake.user_by_name(colony, initiator) is None:
+        raise Fail(400, msgs.user_missing(initiator))
+    state = msg["state"]
+    if state not in (WAITING, RUNNING, SUCCESS, FAILED, CANCELLED):
+        raise Fail(400, msgs.GET_PROCESSES_INVALID_STATE)
+    if count < 0:
+        raise Fail(400, "pq: LIMIT must not be negative")
+    # Only one filter applies: executortype, else initiator, else label.
+    if msg["executortype"]:
+        keep = lambda p: p.executortype == msg["executortype"]  # noqa: E731
+    elif initiator:
+        keep = lambda p: p.initiatorname == initiator  # noqa: E731
+    elif msg["label"]:
+        keep = lambda p: p.spec["label"] == msg["label"]  # noqa: E731
+    else:
+        keep = lambda p: True  # noqa: E731
+    chosen = sorted((p for p in fake.processes_of(colony) if p.state == state and keep(p)), key=_order(state))
+    return [p.render() for p in chosen[:count]] or None
+
+
+@handler("removeprocessmsg", msgs.REMOVE_PROCESS_INVALID_JSON, msgs.REMOVE_PROCESS_MSGTYPE)
+def remove_process(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
+    p = _process(fake, msg["processid"], 500, msgs.REMOVE_PROCESS_NIL)
+    fake.require_membership(call.caller, p.colonyname, approved=True)
+    if p.state == RUNNING:
+        raise Fail(400, msgs.REMOVE_PROCESS_RUNNING)
+    fake.delete_process(p)
+    return {}
+
+
+@handler("removeallprocessesmsg", msgs.REMOVE_ALL_INVALID_JSON, msgs.REMOVE_ALL_MSGTYPE)
+def remove_all_processes(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
+    colony = msg["colonyname"]
+    fake.require_colony_owner(call.caller, colony)
+    state = msg["state"]
+    if state == RUNNING:
+        raise Fail(400, msgs.REMOVE_ALL_RUNNING)
+    if state not in (-1, WAITING, SUCCESS, FAILED, CANCELLED):
+        raise Fail(400, msgs.REMOVE_ALL_INVALID_STATE)
+    for p in fake.processes_of(colony):
+        if state == -1 or p.state == state:
+            fake.delete_process(p)
+    return {}
+
+
+def _assigned_to_caller(p: Process, caller: str, not_assigned: str, not_allowed: str) -> None:
+    if p.assignedexecutorid == "":
+        raise Fail(403, not_assigned)
+    if p.assignedexecutorid != caller:
+        raise Fail(403, not_allowed)
+
+
+@handler("closesuccessfulmsg", msgs.CLOSE_OK_INVALID_JSON, msgs.CLOSE_OK_MSGTYPE)
+def close_successful(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
+    p = _process(fake, msg["processid"], 500, msgs.CLOSE_OK_NIL)
+    fake.require_membership(call.caller, p.colonyname, approved=True)
+    _assigned_to_caller(p, call.caller, msgs.CLOSE_OK_NOT_ASSIGNED, msgs.CLOSE_OK_NOT_ALLOWED)
+    fake.close_successful(p, msg["out"])
+    return {}
+
+
+@handler("closefailedmsg", msgs.CLOSE_FAILED_INVALID_JSON, msgs.CLOSE_FAILED_MSGTYPE)
+def close_failed(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
+    p = _process(fake, msg["processid"], 500, msgs.CLOSE_FAILED_NIL)
+    fake.require_membership(call.caller, p.colonyname, approved=True)
+    _assigned_to_caller(p, call.caller, msgs.CLOSE_FAILED_NOT_ASSIGNED, msgs.CLOSE_FAILED_NOT_ALLOWED)
+    fake.close_failed(p, msg["errors"])
+    return {}
+
+
+@handler("setoutputmsg", msgs.SET_OUTPUT_INVALID_JSON, msgs.SET_OUTPUT_MSGTYPE)
+def set_output(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
+    p = _process(fake, msg["processid"], 500, msgs.SET_OUTPUT_NIL)
+    fake.require_membership(call.caller, p.colonyname, approved=True)
+    if p.assignedexecutorid != call.caller:  # no separate "not assigned" check here
+        raise Fail(403, msgs.CLOSE_OK_NOT_ALLOWED)
+    if p.state != RUNNING:
+        raise Fail(403, msgs.SET_OUTPUT_NOT_RUNNING)
+    if msg["out"]:
+        p.output = msg["out"]
+    return {}
+
+
+@handler("cancelprocessmsg", msgs.CANCEL_INVALID_JSON, msgs.CANCEL_MSGTYPE)
+def cancel_process(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
+    p = _process(fake, msg["processid"], 500, msgs.CANCEL_NIL)
+    fake.require_membership(call.caller, p.colonyname, approved=True)
+    fake.cancel(p)
+    return {}
+
+
+@handler("pauseassignmentsmsg", msgs.PAUSE_INVALID_JSON, msgs.PAUSE_MSGTYPE)
+def pause_assignments(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
+    colony = fake.require_colony_owner(call.caller, msg["colonyname"])
+    colony.paused = True
+    return {}
+
+
+@handler("resumeassignmentsmsg", msgs.RESUME_INVALID_JSON, msgs.RESUME_MSGTYPE)
+def resume_assignments(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
+    colony = fake.require_colony_owner(call.caller, msg["colonyname"])
+    colony.paused = False
+    fake.wake_colony_waiters(colony.name)
+    return {}
+
+
+@handler("getpausestatusmsg", msgs.PAUSE_STATUS_INVALID_JSON, msgs.PAUSE_STATUS_MSGTYPE)
+def get_pause_status(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
+    fake.require_membership(call.caller, msg["colonyname"], approved=False)
+    colony = fake.colony(msg["colonyname"])
+    paused = bool(colony and colony.paused)
+    return Answer(
+        "pausestatusreplymsg",
+        {"msgtype": "pausestatusreplymsg", "colonyname": msg["colonyname"], "ispaused": paused},
+    )

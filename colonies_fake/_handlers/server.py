@@ -1,0 +1,64 @@
+"""Server-level messages: version, server info, statistics."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from colonies_fake import _messages as msgs
+from colonies_fake._handlers import handler
+from colonies_fake._records import CANCELLED, FAILED, RUNNING, SUCCESS, WAITING, go_time
+
+if TYPE_CHECKING:
+    from colonies_fake._core import Call, FakeColonies
+
+BUILD_VERSION = "colonies-fake"
+BUILD_TIME = "2026-11-26T00:00:00Z"
+
+
+def server_info(fake: FakeColonies) -> dict[str, Any]:
+    """The ``getserverinfomsg`` reply (the real server answers it without decoding the payload)."""
+    backend = {k: v for k, v in fake.server_info_backend.items() if v not in ("", False, None)}
+    backend.setdefault("type", "http")
+    backend.setdefault("port", 50080)
+    return {"buildversion": "dev", "buildtime": go_time(fake.now_ns() // 1_000_000_000 * 1_000_000_000), "backends": [backend]}
+
+
+@handler("versionmsg", msgs.VERSION_INVALID_JSON, msgs.VERSION_MSGTYPE)
+def version(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
+    return {"buildversion": BUILD_VERSION, "buildtime": BUILD_TIME, "msgtype": "versionmsg"}
+
+
+def _statistics(fake: FakeColonies, colony: str | None) -> dict[str, int]:
+    counts = {WAITING: 0, RUNNING: 0, SUCCESS: 0, FAILED: 0, CANCELLED: 0}
+    colonies = [colony] if colony is not None else [c for c in fake._colonies]
+    executors = 0
+    for name in colonies:
+        for p in fake.processes_of(name):
+            counts[p.state] += 1
+        executors += len(fake.executors_of(name))
+    return {
+        "colonies": len(colonies),
+        "executors": executors,
+        "activeexecutors": executors,
+        "unregisteredexecutors": 0,
+        "waitingprocesses": counts[WAITING],
+        "runningprocesses": counts[RUNNING],
+        "successfulprocesses": counts[SUCCESS],
+        "failedprocesses": counts[FAILED],
+        "cancelledprocesses": counts[CANCELLED],
+        "waitingworkflows": 0,
+        "runningworkflows": 0,
+        "successfulworkflows": 0,
+        "failedworkflows": 0,
+        "cancelledworkflows": 0,
+    }
+
+
+@handler(
+    "getstatisticsmsg",
+    "Failed to get statistics, invalid JSON",
+    "Failed to get statistics, msg.MsgType does not match payloadType",
+)
+def statistics(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
+    fake.require_server_owner(call.caller)
+    return _statistics(fake, None)

@@ -1,0 +1,456 @@
+"""ColoniesClient: one blocking method per ColonyOS RPC.
+
+Each method builds a message dict, ``_rpc`` signs and wraps it, the transport
+carries it, and ``_rpc`` turns the reply into a value or an exception. The client
+does not know whether a real server or the fake answers.
+
+The client keeps no per-call state, so one client may be shared by threads. It
+never retries on its own: none of the RPCs is idempotent in general.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping, Optional, Sequence, Union
+
+from colonies_sync._crypto import Crypto
+from colonies_sync._models import (
+    Attribute,
+    AttributeType,
+    Colony,
+    Executor,
+    FunctionSpec,
+    Log,
+    Process,
+    ProcessState,
+    ServerInfo,
+    ServerVersion,
+    User,
+)
+from colonies_sync._rpc import UNSIGNED_TYPES, decode_reply, encode_request
+from colonies_sync._transport import HttpTransport, Transport
+
+__all__ = ["ColoniesClient"]
+
+# How much longer than an assign long-poll the HTTP read may take before the
+# client gives up: the server answers at the end of the long-poll, plus latency.
+_LONG_POLL_MARGIN = 10.0
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+class ColoniesClient:
+    """A blocking client for the ColonyOS RPC API.
+
+    ``ColoniesClient(host, port, tls=False, prvkey=None, timeout=30.0)`` talks
+    HTTP(S) to a server; ``transport=`` plugs in another way to reach one (the
+    fake's ``InProcessTransport``). ``prvkey`` signs every request unless a call
+    passes its own ``prvkey=``. ``timeout`` bounds every call, in seconds; the
+    assign long-poll gets its own timeout plus a margin.
+
+    Use it as a context manager, or call :meth:`close`, to release connections.
+    A client may be shared by threads.
+    """
+
+    def __init__(
+        self,
+        host: str = "localhost",
+        port: int = 50080,
+        tls: bool = False,
+        prvkey: Optional[str] = None,
+        timeout: float = 30.0,
+        *,
+        transport: Optional[Transport] = None,
+        verify: Union[bool, str] = True,
+        crypto: Optional[Crypto] = None,
+    ) -> None:
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        self._crypto = crypto or Crypto()
+        self._prvkey: Optional[str] = None
+        if prvkey is not None:
+            self.set_private_key(prvkey)
+        self.timeout = float(timeout)
+        self.host = host
+        self.port = int(port)
+        self.tls = tls
+        self._transport: Transport = transport or HttpTransport(host, port, tls=tls, verify=verify)
+        self._closed = False
+
+    # --- construction and lifecycle -----------------------------------------------------
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> ColoniesClient:
+        """A client configured from the environment, as the ColonyOS CLI is.
+
+        Reads ``COLONIES_SERVER_HOST`` (default ``localhost``),
+        ``COLONIES_SERVER_PORT`` (default 50080), ``COLONIES_TLS`` or
+        ``COLONIES_SERVER_TLS`` (``true``/``false``) and ``COLONIES_PRVKEY``.
+        Keyword arguments override what the environment says.
+        """
+        env = os.environ
+        tls_text = env.get("COLONIES_TLS", env.get("COLONIES_SERVER_TLS", "false"))
+        port_text = env.get("COLONIES_SERVER_PORT", "50080")
+        try:
+            port = int(port_text)
+        except ValueError:
+            raise ValueError(f"COLONIES_SERVER_PORT is not a number: {port_text!r}") from None
+        kwargs: dict[str, Any] = {
+            "host": env.get("COLONIES_SERVER_HOST", "localhost"),
+            "port": port,
+            "tls": tls_text.strip().lower() in _TRUE,
+            "prvkey": env.get("COLONIES_PRVKEY") or None,
+        }
+        kwargs.update(overrides)
+        return cls(**kwargs)
+
+    def set_private_key(self, prvkey: str) -> None:
+        """Sign later requests with ``prvkey`` (checked here, so a bad key fails early)."""
+        self._crypto.id(prvkey)
+        self._prvkey = prvkey
+
+    @property
+    def id(self) -> Optional[str]:
+        """The ColonyOS id of the client's private key, or ``None`` without one."""
+        return self._crypto.id(self._prvkey) if self._prvkey else None
+
+    @property
+    def crypto(self) -> Crypto:
+        """The :class:`Crypto` the client signs with."""
+        return self._crypto
+
+    @property
+    def transport(self) -> Transport:
+        """The transport this client sends through."""
+        return self._transport
+
+    def close(self) -> None:
+        """Release the client's connections. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._transport.close()
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has run."""
+        return self._closed
+
+    def __enter__(self) -> ColoniesClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"ColoniesClient(transport={self._transport!r})"
+
+    # --- the RPC primitive --------------------------------------------------------------
+
+    def rpc(
+        self,
+        msgtype: str,
+        fields: Optional[Mapping[str, Any]] = None,
+        *,
+        prvkey: Optional[str] = None,
+        timeout: Optional[float] = None,
+    ) -> Any:
+        """Send any message type and return the decoded reply payload.
+
+        The typed methods are built on this; use it for message types they do not
+        cover. ``fields`` must not contain ``msgtype``.
+        """
+        if self._closed:
+            raise ValueError("the client is closed")
+        message: dict[str, Any] = {"msgtype": msgtype}
+        if fields:
+            message.update(fields)
+        # The server never checks these signatures; the Go client sends none either.
+        key = None if msgtype in UNSIGNED_TYPES else (prvkey if prvkey is not None else self._prvkey)
+        if key is None and msgtype not in UNSIGNED_TYPES:
+            raise ValueError(
+                f"{msgtype} must be signed: give the client a private key (prvkey=) "
+                "or set COLONIES_PRVKEY"
+            )
+        envelope = encode_request(message, key, self._crypto)
+        reply = self._transport.call(envelope, timeout=timeout or self.timeout)
+        return decode_reply(reply.status, reply.body)[1]
+
+    def _list(self, msgtype: str, fields: Mapping[str, Any], prvkey: Optional[str]) -> list[Any]:
+        result = self.rpc(msgtype, fields, prvkey=prvkey)
+        return [] if result is None else list(result)
+
+    # --- server -------------------------------------------------------------------------
+
+    def version(self) -> ServerVersion:
+        """The server's build version and time (unsigned)."""
+        return ServerVersion.from_dict(
+            self.rpc("versionmsg", {"buildversion": "", "buildtime": ""})
+        )
+
+    def get_server_info(self) -> ServerInfo:
+        """The server's build and HTTP backends (unsigned)."""
+        return ServerInfo.from_dict(self.rpc("getserverinfomsg"))
+
+    # --- colonies -----------------------------------------------------------------------
+
+    def add_colony(self, colony: Union[Colony, Mapping[str, Any]], *, prvkey: Optional[str] = None) -> Colony:
+        """Add a colony. Needs the **server** owner's key (usually ``prvkey=server_key``)."""
+        data = colony.to_dict() if isinstance(colony, Colony) else dict(colony)
+        return Colony.from_dict(self.rpc("addcolonymsg", {"colony": data}, prvkey=prvkey))
+
+    def get_colony(self, colony_name: str, *, prvkey: Optional[str] = None) -> Colony:
+        """A colony by name (approved members only)."""
+        return Colony.from_dict(self.rpc("getcolonymsg", {"colonyname": colony_name}, prvkey=prvkey))
+
+    def get_colonies(self, *, prvkey: Optional[str] = None) -> list[Colony]:
+        """Every colony (server owner only)."""
+        return [Colony.from_dict(c) for c in self._list("getcoloniesmsg", {}, prvkey)]
+
+    def remove_colony(self, colony_name: str, *, prvkey: Optional[str] = None) -> None:
+        """Remove a colony with its executors, users and processes (server owner only)."""
+        self.rpc("removecolonymsg", {"colonyname": colony_name}, prvkey=prvkey)
+
+    # --- executors ----------------------------------------------------------------------
+
+    def add_executor(self, executor: Union[Executor, Mapping[str, Any]], *, prvkey: Optional[str] = None) -> Executor:
+        """Register an executor (colony owner only). It starts PENDING until approved."""
+        data = executor.to_dict() if isinstance(executor, Executor) else dict(executor)
+        return Executor.from_dict(self.rpc("addexecutormsg", {"executor": data}, prvkey=prvkey))
+
+    def approve_executor(self, colony_name: str, executor_name: str, *, prvkey: Optional[str] = None) -> None:
+        """Approve an executor so it may take work (colony owner only)."""
+        self.rpc("approveexecutormsg", {"colonyname": colony_name, "executorname": executor_name}, prvkey=prvkey)
+
+    def reject_executor(self, colony_name: str, executor_name: str, *, prvkey: Optional[str] = None) -> None:
+        """Reject an executor (colony owner only)."""
+        self.rpc("rejectexecutormsg", {"colonyname": colony_name, "executorname": executor_name}, prvkey=prvkey)
+
+    def remove_executor(self, colony_name: str, executor_name: str, *, prvkey: Optional[str] = None) -> None:
+        """Unregister an executor (colony owner only); its running processes go back to WAITING."""
+        self.rpc("removeexecutormsg", {"colonyname": colony_name, "executorname": executor_name}, prvkey=prvkey)
+
+    def get_executor(self, colony_name: str, executor_name: str, *, prvkey: Optional[str] = None) -> Executor:
+        """An executor by name (approved members only)."""
+        return Executor.from_dict(
+            self.rpc("getexecutormsg", {"colonyname": colony_name, "executorname": executor_name}, prvkey=prvkey)
+        )
+
+    def get_executor_by_id(self, colony_name: str, executor_id: str, *, prvkey: Optional[str] = None) -> Executor:
+        """An executor by id (approved members of its colony only)."""
+        return Executor.from_dict(
+            self.rpc("getexecutorbyidmsg", {"colonyname": colony_name, "executorid": executor_id}, prvkey=prvkey)
+        )
+
+    def get_executors(self, colony_name: str, *, prvkey: Optional[str] = None) -> list[Executor]:
+        """Every executor of a colony, in any state (any member, even a pending one)."""
+        return [Executor.from_dict(e) for e in self._list("getexecutorsmsg", {"colonyname": colony_name}, prvkey)]
+
+    # --- users --------------------------------------------------------------------------
+
+    def add_user(self, user: Union[User, Mapping[str, Any]], *, prvkey: Optional[str] = None) -> User:
+        """Add a user to a colony (colony owner only)."""
+        data = user.to_dict() if isinstance(user, User) else dict(user)
+        return User.from_dict(self.rpc("addusermsg", {"user": data}, prvkey=prvkey))
+
+    def get_users(self, colony_name: str, *, prvkey: Optional[str] = None) -> list[User]:
+        """Every user of a colony (members only)."""
+        return [User.from_dict(u) for u in self._list("getusersmsg", {"colonyname": colony_name}, prvkey)]
+
+    def get_user(self, colony_name: str, name: str, *, prvkey: Optional[str] = None) -> User:
+        """A user by name (members only)."""
+        return User.from_dict(self.rpc("getusermsg", {"colonyname": colony_name, "name": name}, prvkey=prvkey))
+
+    def remove_user(self, colony_name: str, name: str, *, prvkey: Optional[str] = None) -> None:
+        """Remove a user (colony owner only)."""
+        self.rpc("removeusermsg", {"colonyname": colony_name, "name": name}, prvkey=prvkey)
+
+    # --- processes ----------------------------------------------------------------------
+
+    def submit_function_spec(
+        self, spec: Union[FunctionSpec, Mapping[str, Any]], *, prvkey: Optional[str] = None
+    ) -> Process:
+        """Submit a function spec; returns the new WAITING process.
+
+        A plain dict goes through :meth:`FunctionSpec.from_dict`, so a missing
+        ``maxwaittime``, ``maxexectime`` or ``maxretries`` is sent as -1, never 0.
+        The channels named in ``spec.channels`` exist from this moment on.
+        """
+        if not isinstance(spec, FunctionSpec):
+            spec = FunctionSpec.from_dict(spec)
+        return Process.from_dict(self.rpc("submitfuncspecmsg", {"spec": spec.to_dict()}, prvkey=prvkey))
+
+    def assign(
+        self,
+        colony_name: str,
+        timeout: float = 10,
+        *,
+        available_cpu: str = "",
+        available_mem: str = "",
+        prvkey: Optional[str] = None,
+    ) -> Process:
+        """Take the next matching WAITING process (executors only).
+
+        With ``timeout > 0`` the server waits up to that many seconds for work
+        (a long-poll); with ``timeout < 0`` it tries once. Raises
+        :class:`~colonies_sync.NoProcessAvailable` when there is nothing to do.
+        The server counts whole seconds, so a fractional timeout is rounded up.
+        """
+        if timeout == 0:
+            raise ValueError("timeout must not be 0: use > 0 to wait, < 0 for a single attempt")
+        wire_timeout = -1 if timeout < 0 else max(1, int(-(-timeout // 1)))
+        fields: dict[str, Any] = {"colonyname": colony_name, "timeout": wire_timeout}
+        if available_cpu:
+            fields["availablecpu"] = available_cpu
+        if available_mem:
+            fields["availablemem"] = available_mem
+        read_timeout = max(self.timeout, wire_timeout + _LONG_POLL_MARGIN)
+        return Process.from_dict(self.rpc("assignprocessmsg", fields, prvkey=prvkey, timeout=read_timeout))
+
+    def get_process(self, process_id: str, *, prvkey: Optional[str] = None) -> Process:
+        """A process by id (approved members of its colony)."""
+        return Process.from_dict(self.rpc("getprocessmsg", {"processid": process_id}, prvkey=prvkey))
+
+    def get_processes(
+        self,
+        colony_name: str,
+        state: Union[ProcessState, int] = ProcessState.WAITING,
+        count: int = 100,
+        *,
+        executortype: str = "",
+        label: str = "",
+        initiator: str = "",
+        prvkey: Optional[str] = None,
+    ) -> list[Process]:
+        """Processes of a colony in one state, at most ``count`` (the server allows 100).
+
+        Only one filter applies on the server, by precedence ``executortype`` >
+        ``initiator`` (a *user* name) > ``label``.
+        """
+        fields = {
+            "colonyname": colony_name,
+            "count": count,
+            "state": int(state),
+            "executortype": executortype,
+            "label": label,
+            "initiator": initiator,
+        }
+        return [Process.from_dict(p) for p in self._list("getprocessesmsg", fields, prvkey)]
+
+    def close_process(
+        self, process_id: str, output: Optional[Sequence[Any]] = None, *, prvkey: Optional[str] = None
+    ) -> None:
+        """Close a RUNNING process as SUCCESS (its assigned executor only).
+
+        A non-empty ``output`` list replaces the process output; without one the
+        output set earlier is kept. The process's channels are deleted.
+        """
+        self.rpc("closesuccessfulmsg", {"processid": process_id, "out": _as_list(output, "output")}, prvkey=prvkey)
+
+    def fail_process(
+        self,
+        process_id: str,
+        errors: Union[str, Sequence[str], None] = None,
+        *,
+        prvkey: Optional[str] = None,
+    ) -> None:
+        """Close a RUNNING process as FAILED with error messages (its assigned executor only)."""
+        if isinstance(errors, str):
+            errors = [errors]
+        self.rpc("closefailedmsg", {"processid": process_id, "errors": _as_list(errors, "errors")}, prvkey=prvkey)
+
+    def set_output(self, process_id: str, output: Sequence[Any], *, prvkey: Optional[str] = None) -> None:
+        """Replace the output of a RUNNING process (an empty list changes nothing)."""
+        self.rpc("setoutputmsg", {"processid": process_id, "out": _as_list(output, "output")}, prvkey=prvkey)
+
+    def cancel_process(self, process_id: str, *, prvkey: Optional[str] = None) -> None:
+        """Cancel a WAITING or RUNNING process (any approved member)."""
+        self.rpc("cancelprocessmsg", {"processid": process_id}, prvkey=prvkey)
+
+    def remove_process(self, process_id: str, *, prvkey: Optional[str] = None) -> None:
+        """Delete a process that is not RUNNING (any approved member)."""
+        self.rpc("removeprocessmsg", {"processid": process_id, "all": False}, prvkey=prvkey)
+
+    def remove_all_processes(
+        self, colony_name: str, state: Union[ProcessState, int] = -1, *, prvkey: Optional[str] = None
+    ) -> None:
+        """Delete the processes of a colony in ``state``; -1 means all, RUNNING included (colony owner only)."""
+        self.rpc("removeallprocessesmsg", {"colonyname": colony_name, "state": int(state)}, prvkey=prvkey)
+
+    def pause_assignments(self, colony_name: str, *, prvkey: Optional[str] = None) -> None:
+        """Stop handing out processes in a colony (colony owner only)."""
+        self.rpc("pauseassignmentsmsg", {"colonyname": colony_name}, prvkey=prvkey)
+
+    def resume_assignments(self, colony_name: str, *, prvkey: Optional[str] = None) -> None:
+        """Hand out processes again after :meth:`pause_assignments` (colony owner only)."""
+        self.rpc("resumeassignmentsmsg", {"colonyname": colony_name}, prvkey=prvkey)
+
+    def get_pause_status(self, colony_name: str, *, prvkey: Optional[str] = None) -> bool:
+        """True while assignments in the colony are paused."""
+        reply = self.rpc("getpausestatusmsg", {"colonyname": colony_name}, prvkey=prvkey)
+        return bool(reply.get("ispaused")) if isinstance(reply, dict) else False
+
+    # --- logs and attributes ------------------------------------------------------------
+
+    def add_log(self, process_id: str, message: str, *, prvkey: Optional[str] = None) -> None:
+        """Append a log line to a RUNNING process (its assigned executor only)."""
+        self.rpc("addlogmsg", {"processid": process_id, "message": message}, prvkey=prvkey)
+
+    def get_logs(
+        self,
+        colony_name: str,
+        process_id: str = "",
+        *,
+        executor_name: str = "",
+        count: int = 100,
+        since: int = 0,
+        latest: bool = False,
+        prvkey: Optional[str] = None,
+    ) -> list[Log]:
+        """Log lines of a process (or, with ``executor_name``, of an executor).
+
+        ``since`` is Unix nanoseconds (lines strictly newer are returned);
+        ``latest=True`` returns the newest ``count`` lines, oldest first. The server
+        allows at most 500.
+        """
+        fields = {
+            "colonyname": colony_name,
+            "processid": process_id,
+            "executorname": executor_name,
+            "count": count,
+            "since": since,
+            "latest": latest,
+        }
+        return [Log.from_dict(entry) for entry in self._list("getlogsmsg", fields, prvkey)]
+
+    def add_attribute(
+        self,
+        process_id: str,
+        key: str,
+        value: str,
+        *,
+        attributetype: Union[AttributeType, int] = AttributeType.OUT,
+        colony_name: str = "",
+        prvkey: Optional[str] = None,
+    ) -> Attribute:
+        """Attach a key/value attribute to a RUNNING process (its assigned executor only)."""
+        attribute = {
+            "targetid": process_id,
+            "targetcolonyname": colony_name,
+            "key": key,
+            "value": value,
+            "attributetype": int(attributetype),
+        }
+        return Attribute.from_dict(self.rpc("addattributemsg", {"attribute": attribute}, prvkey=prvkey))
+
+    def get_attribute(self, attribute_id: str, *, prvkey: Optional[str] = None) -> Attribute:
+        """An attribute by id (approved members)."""
+        return Attribute.from_dict(self.rpc("getattributemsg", {"attributeid": attribute_id}, prvkey=prvkey))
+
+
+def _as_list(value: Optional[Sequence[Any]], name: str) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise TypeError(f"{name} must be a list, not {type(value).__name__}")
+    return list(value)
