@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import base64
 import threading
+import time
 import uuid
-from typing import TYPE_CHECKING, Any, NamedTuple, Optional
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional
 
 import attrs
 
@@ -196,7 +197,7 @@ class FakeColonies:
         #: What ``getserverinfomsg`` reports as the HTTP backend (the served fake sets the port).
         self.server_info_backend: dict[str, Any] = {"type": "http", "port": 50080, "host": "0.0.0.0"}
         self._lock = threading.RLock()
-        self._waiters_changed = threading.Condition(self._lock)
+        self._changed = threading.Condition(self._lock)
         self._closed = False
         self._closed_event = threading.Event()
         self._deadline_timer: Optional[Timer] = None
@@ -323,7 +324,10 @@ class FakeColonies:
             return error_envelope(400, handler.msgtype_mismatch)
         try:
             with self._lock:
-                result = handler.fn(self, Call(caller, payloadtype), msg)
+                try:
+                    result = handler.fn(self, Call(caller, payloadtype), msg)
+                finally:
+                    self._changed.notify_all()
         except Fail as fail:
             return error_envelope(fail.status, fail.message)
         except EmptyReply as empty:
@@ -340,6 +344,10 @@ class FakeColonies:
 
     def colony(self, name: str) -> Optional[Colony]:
         return self._colonies.get(name)
+
+    def colonies(self) -> list[Colony]:
+        """Every colony, in creation order (the real database's row order)."""
+        return list(self._colonies.values())
 
     def executor_by_id(self, executor_id: str) -> Optional[Executor]:
         """The first executor row with this id, in any colony, as the real database returns it."""
@@ -521,8 +529,8 @@ class FakeColonies:
 
     def assign_wait(
         self, executor: Executor, colony: str, timeout: int, cpu_limit: int, mem_limit: int
-    ) -> Process:
-        """The assign long-poll (PROTOCOL.md 7.4); called with the lock held."""
+    ) -> dict[str, Any]:
+        """The assign long-poll (PROTOCOL.md 7.4); returns the reply. Called with the lock held."""
         deadline = self.clock.deadline(timeout) if timeout > 0 else None
         while True:
             if self._closed:
@@ -534,8 +542,7 @@ class FakeColonies:
             if not paused:
                 p = self.select(executor, colony, cpu_limit, mem_limit)
                 if p is not None:
-                    self._assign(p, executor)
-                    return p
+                    return self._assign(p, executor)
                 if deadline is None:
                     break
             assert deadline is not None
@@ -546,7 +553,7 @@ class FakeColonies:
             waiter = Waiter(executor, colony, cpu_limit, mem_limit, self._lock)
             key = (colony, executor.executortype)
             self._waiters.setdefault(key, []).append(waiter)
-            self._waiters_changed.notify_all()
+            self._changed.notify_all()
             try:
                 deadline.wait(waiter.cond)
             finally:
@@ -555,9 +562,9 @@ class FakeColonies:
                     waiters.remove(waiter)
                 if not waiters:
                     self._waiters.pop(key, None)
-                self._waiters_changed.notify_all()
-            if waiter.process is not None:
-                return waiter.process
+                self._changed.notify_all()
+            if waiter.reply is not None:
+                return waiter.reply
             # Woken by a resume, a clock jump, a reset or close: look again.
         raise Fail(404, msgs.NO_PROCESS_AVAILABLE)
 
@@ -567,13 +574,17 @@ class FakeColonies:
         if colony is not None and not colony.paused:
             for waiter in self._waiters.get((p.colonyname, p.executortype), ()):
                 if waiter.accepts(p):
-                    self._assign(p, waiter.executor, indexed=False)
-                    waiter.process = p
+                    waiter.reply = self._assign(p, waiter.executor, indexed=False)
                     waiter.cond.notify()
                     return
         self._waiting.add(p)
 
-    def _assign(self, p: Process, executor: Executor, indexed: bool = True) -> None:
+    def _assign(self, p: Process, executor: Executor, indexed: bool = True) -> dict[str, Any]:
+        """Give ``p`` to ``executor``; returns the assign reply.
+
+        The real reply shows the attributes as they were before their state is
+        updated to RUNNING.
+        """
         now = self.now_ns()
         if indexed:
             self._waiting.remove(p)
@@ -584,9 +595,11 @@ class FakeColonies:
         if p.spec["maxexectime"] > 0:
             p.execdeadline = db_time(now + p.spec["maxexectime"] * _NS)
         p.generation += 1
+        reply = p.render()
         self._set_attribute_state(p)
         if p.spec["maxexectime"] != -1:
             self._push_deadline(EXEC, p, p.execdeadline)
+        return reply
 
     def close_successful(self, p: Process, output: Optional[list[Any]]) -> None:
         p.state = _transition(p, "close")
@@ -698,6 +711,7 @@ class FakeColonies:
                 self.errors.append(exc)
             finally:
                 self._schedule_deadlines()
+                self._changed.notify_all()
 
     # --- waking blocked requests ---------------------------------------------------------
 
@@ -709,7 +723,7 @@ class FakeColonies:
         for waiters in self._waiters.values():
             for waiter in waiters:
                 waiter.cond.notify()
-        self._waiters_changed.notify_all()
+        self._changed.notify_all()
 
     def wake_colony_waiters(self, colony: str) -> None:
         for (c, _), waiters in self._waiters.items():
@@ -838,23 +852,25 @@ class FakeColonies:
         with self._lock:
             return sum(len(w) for (c, _), w in self._waiters.items() if colony is None or c == colony)
 
-    def wait_for_assigns(self, n: int, timeout: float = 5.0, colony: Optional[str] = None) -> None:
-        """Block until at least ``n`` assign long-polls are waiting, or raise ``TimeoutError``.
+    def wait_until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+        """Block until ``predicate()`` holds, re-checking whenever the fake's state changes.
 
-        For tests that start an assign in a thread and must not race it.
+        For tests that must not race a request running on another thread. Raises
+        ``TimeoutError`` after ``timeout`` real seconds. The predicate runs with
+        the fake's lock held, so it may read the fake freely.
         """
-        deadline = threading.Event()
-        timer = threading.Timer(timeout, deadline.set)
-        timer.daemon = True
-        timer.start()
-        try:
-            with self._lock:
-                while self.waiting_assigns(colony) < n:
-                    if deadline.is_set():
-                        raise TimeoutError(f"fewer than {n} assign calls waiting after {timeout} s")
-                    self._waiters_changed.wait(0.05)
-        finally:
-            timer.cancel()
+        end = time.monotonic() + timeout
+        with self._lock:
+            while not predicate():
+                remaining = end - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"condition not met within {timeout} s")
+                # Also re-check now and then: the predicate may look outside the fake.
+                self._changed.wait(min(remaining, 0.05))
+
+    def wait_for_assigns(self, n: int, timeout: float = 5.0, colony: Optional[str] = None) -> None:
+        """Block until at least ``n`` assign long-polls are waiting, or raise ``TimeoutError``."""
+        self.wait_until(lambda: self.waiting_assigns(colony) >= n, timeout)
 
 
 def _roundtrip(value: Any) -> Any:

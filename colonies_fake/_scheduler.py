@@ -16,7 +16,7 @@ import bisect
 import heapq
 import itertools
 import threading
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from colonies_fake._records import Executor, Process
 
@@ -82,7 +82,7 @@ class WaitingIndex:
 class Waiter:
     """An assign long-poll blocked until a process is handed to it or its deadline passes."""
 
-    __slots__ = ("executor", "colonyname", "cpu_limit", "mem_limit", "cond", "process", "seq")
+    __slots__ = ("executor", "colonyname", "cpu_limit", "mem_limit", "cond", "reply", "seq")
 
     _seq = itertools.count()
 
@@ -94,12 +94,12 @@ class Waiter:
         self.cpu_limit = cpu_limit
         self.mem_limit = mem_limit
         self.cond = threading.Condition(lock)
-        self.process: Optional[Process] = None
+        self.reply: Optional[dict[str, Any]] = None  # the assign reply once a process is handed over
         self.seq = next(self._seq)
 
     def accepts(self, p: Process) -> bool:
         return (
-            self.process is None
+            self.reply is None
             and p.colonyname == self.colonyname
             and p.executortype == self.executor.executortype
             and matches(p, self.executor, self.cpu_limit, self.mem_limit)

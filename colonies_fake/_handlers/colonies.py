@@ -23,7 +23,9 @@ def add_colony(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
         raise Fail(400, msgs.ADD_COLONY_ID_LENGTH)
     if fake.colony(colony["name"]) is not None:
         raise Fail(400, msgs.colony_exists(colony["name"]))
-    return fake.store_colony(colony["name"], colony["colonyid"]).render()
+    fake.store_colony(colony["name"], colony["colonyid"])
+    # The real handler reads the new row back by id: with a reused id that is the older colony.
+    return next(c for c in fake.colonies() if c.colonyid == colony["colonyid"]).render()
 
 
 @handler("getcolonymsg", msgs.GET_COLONY_INVALID_JSON, msgs.GET_COLONY_MSGTYPE)
@@ -38,7 +40,7 @@ def get_colony(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
 @handler("getcoloniesmsg", msgs.GET_COLONIES_INVALID_JSON, msgs.GET_COLONIES_MSGTYPE)
 def get_colonies(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
     fake.require_server_owner(call.caller)
-    return [c.render() for c in fake._colonies.values()] or None
+    return [c.render() for c in fake.colonies()] or None
 
 
 @handler("removecolonymsg", msgs.REMOVE_COLONY_INVALID_JSON, msgs.REMOVE_COLONY_MSGTYPE)

@@ -30,7 +30,7 @@ def version(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
 
 def _statistics(fake: FakeColonies, colony: str | None) -> dict[str, int]:
     counts = {WAITING: 0, RUNNING: 0, SUCCESS: 0, FAILED: 0, CANCELLED: 0}
-    colonies = [colony] if colony is not None else [c for c in fake._colonies]
+    colonies = [colony] if colony is not None else [c.name for c in fake.colonies()]
     executors = 0
     for name in colonies:
         for p in fake.processes_of(name):
