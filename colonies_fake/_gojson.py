@@ -345,7 +345,7 @@ class Struct(GoType):
         self.go_name = go_name
         self.fields = list(fields)
         self._exact = {f.name: f for f in self.fields}
-        self._folded = {}
+        self._folded: dict[str, Field] = {}
         for f in self.fields:
             self._folded.setdefault(f.name.casefold(), f)
 

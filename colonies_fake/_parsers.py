@@ -12,6 +12,7 @@ intermittent failure on a real server.
 from __future__ import annotations
 
 import re
+from typing import Optional
 
 from colonies_fake import _messages as msgs
 
@@ -74,7 +75,7 @@ def parse_mem(text: str) -> int:
     if not text:
         return 0
     upper = text.upper()
-    outcomes = []
+    outcomes: list[tuple[int, Optional[ResourceError]]] = []
     for unit, factor in _UNITS.items():
         if not upper.endswith(unit.upper()):
             continue

@@ -113,6 +113,14 @@ class User:
 
 
 class Attribute:
+    attributeid: str
+    targetid: str
+    targetcolonyname: str
+    targetprocessgraphid: str
+    state: int
+    attributetype: int
+    key: str
+    value: str
     __slots__ = (
         "attributeid",
         "targetid",

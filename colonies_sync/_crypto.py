@@ -25,7 +25,7 @@ import functools
 import hashlib
 import os
 import secrets
-from typing import Optional
+from typing import Any, Optional, Protocol
 
 from colonies_sync._exceptions import InvalidPrivateKey, InvalidSignature
 
@@ -47,6 +47,7 @@ _HALF_N = _N // 2
 
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 
+_coincurve: Any
 try:  # pragma: no cover - depends on the environment
     import coincurve as _coincurve
 except ImportError:  # pragma: no cover - depends on the environment
@@ -150,37 +151,46 @@ def _check_low_s(s: int) -> None:
         raise InvalidSignature("Failed verify signature: Signature s value is over half the order")
 
 
+class _Backend(Protocol):
+    """The curve arithmetic a backend provides; inputs are already validated."""
+
+    name: str
+
+    def public_hex(self, d: int) -> str: ...
+
+    def sign(self, digest: bytes, d: int) -> bytes: ...
+
+    def recover_public_hex(self, digest: bytes, r: int, s: int, recid: int) -> str: ...
+
+
 class _EcdsaBackend:
     """Pure-Python arithmetic on top of the ``ecdsa`` package."""
 
     name = "ecdsa"
 
-    @staticmethod
-    def public_hex(d: int) -> str:
+    def public_hex(self, d: int) -> str:
         point = _G * d
         return f"04{point.x():064x}{point.y():064x}"
 
-    @staticmethod
-    def sign(digest: bytes, d: int) -> bytes:
+    def sign(self, digest: bytes, d: int) -> bytes:
         z = int.from_bytes(digest, "big")
         retry = 0
         while True:
-            k = _rfc6979.generate_k(_N, d, hashlib.sha256, digest, retry_gen=retry)
+            k = int(_rfc6979.generate_k(_N, d, hashlib.sha256, digest, retry_gen=retry))
             point = _G * k
-            rx = point.x()
+            rx = int(point.x())
             r = rx % _N
             s = pow(k, -1, _N) * (z + r * d) % _N
             if r and s:
                 break
             retry += 1  # pragma: no cover - probability about 2**-256
-        v = (point.y() & 1) | (2 if rx >= _N else 0)
+        v = (int(point.y()) & 1) | (2 if rx >= _N else 0)
         if s > _HALF_N:
             s = _N - s
             v ^= 1
         return r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([v])
 
-    @staticmethod
-    def recover_public_hex(digest: bytes, r: int, s: int, recid: int) -> str:
+    def recover_public_hex(self, digest: bytes, r: int, s: int, recid: int) -> str:
         x = r + _N if recid & 2 else r
         alpha = (pow(x, 3, _P) + 7) % _P
         beta = pow(alpha, (_P + 1) // 4, _P)
@@ -207,20 +217,17 @@ class _CoincurveBackend:
 
     name = "coincurve"
 
-    @staticmethod
-    def public_hex(d: int) -> str:
+    def public_hex(self, d: int) -> str:
         assert _coincurve is not None
         key = _coincurve.PrivateKey(d.to_bytes(32, "big"))
         return str(key.public_key.format(compressed=False).hex())
 
-    @staticmethod
-    def sign(digest: bytes, d: int) -> bytes:
+    def sign(self, digest: bytes, d: int) -> bytes:
         assert _coincurve is not None
         key = _coincurve.PrivateKey(d.to_bytes(32, "big"))
         return bytes(key.sign_recoverable(digest, hasher=None))
 
-    @staticmethod
-    def recover_public_hex(digest: bytes, r: int, s: int, recid: int) -> str:
+    def recover_public_hex(self, digest: bytes, r: int, s: int, recid: int) -> str:
         assert _coincurve is not None
         compact = r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([recid])
         try:
@@ -232,7 +239,7 @@ class _CoincurveBackend:
         return str(pub.format(compressed=False).hex())
 
 
-_BACKENDS = {"ecdsa": _EcdsaBackend, "coincurve": _CoincurveBackend}
+_BACKENDS: dict[str, _Backend] = {"ecdsa": _EcdsaBackend(), "coincurve": _CoincurveBackend()}
 
 
 def available_backends() -> list[str]:
@@ -273,7 +280,7 @@ class Crypto:
     @property
     def backend(self) -> str:
         """The name of the backend in use: ``"coincurve"`` or ``"ecdsa"``."""
-        return str(self._impl.name)
+        return self._impl.name
 
     def generate_private_key(self) -> str:
         """A new random private key: 64 lowercase hex characters, ``0 < d < n``."""
@@ -284,7 +291,7 @@ class Crypto:
 
     def public_key(self, prvkey: str) -> str:
         """The uncompressed public key of ``prvkey`` as 130 lowercase hex characters."""
-        return str(self._impl.public_hex(_private_scalar(prvkey)))
+        return self._impl.public_hex(_private_scalar(prvkey))
 
     def id(self, prvkey: str) -> str:
         """The ColonyOS id of ``prvkey``: SHA3-256 of the public key's hex text."""
@@ -297,7 +304,7 @@ class Crypto:
     def sign(self, message: str | bytes, prvkey: str) -> str:
         """Sign ``message`` (the text itself is hashed) and return ``hex(r || s || v)``."""
         d = _private_scalar(prvkey)
-        return bytes(self._impl.sign(_digest(message), d)).hex()
+        return self._impl.sign(_digest(message), d).hex()
 
     def recover_id(self, message: str | bytes, signature: str) -> str:
         """The id of the key that signed ``message``, as the real server recovers it.

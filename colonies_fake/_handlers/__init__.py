@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
-from colonies_fake._schema import MSG, Struct
+from colonies_fake._gojson import Struct
+from colonies_fake._schema import MSG
 
 if TYPE_CHECKING:
     from colonies_fake._core import Call, FakeColonies

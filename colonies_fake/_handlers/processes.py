@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from colonies_fake import _messages as msgs
 from colonies_fake._core import Answer
@@ -81,12 +81,24 @@ def get_process(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
     return p.render()
 
 
-def _order(state: int) -> Any:
+def _order(state: int) -> Callable[[Process], tuple[int, int]]:
     if state == WAITING:
         return lambda p: (p.prioritytime, p.seq)
     if state == RUNNING:
         return lambda p: (p.starttime or 0, p.seq)
     return lambda p: (-(p.endtime or 0), p.seq)
+
+
+def _filter(msg: dict[str, Any]) -> Callable[[Process], bool]:
+    """Only one filter applies: executortype, else initiator (a user name), else label."""
+    executortype, initiator, label = msg["executortype"], msg["initiator"], msg["label"]
+    if executortype:
+        return lambda p: p.executortype == executortype
+    if initiator:
+        return lambda p: p.initiatorname == initiator
+    if label:
+        return lambda p: p.spec["label"] == label
+    return lambda p: True
 
 
 @handler("getprocessesmsg", msgs.GET_PROCESSES_INVALID_JSON, msgs.GET_PROCESSES_MSGTYPE)
@@ -104,15 +116,7 @@ def get_processes(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
         raise Fail(400, msgs.GET_PROCESSES_INVALID_STATE)
     if count < 0:
         raise Fail(400, "pq: LIMIT must not be negative")
-    # Only one filter applies: executortype, else initiator, else label.
-    if msg["executortype"]:
-        keep = lambda p: p.executortype == msg["executortype"]  # noqa: E731
-    elif initiator:
-        keep = lambda p: p.initiatorname == initiator  # noqa: E731
-    elif msg["label"]:
-        keep = lambda p: p.spec["label"] == msg["label"]  # noqa: E731
-    else:
-        keep = lambda p: True  # noqa: E731
+    keep = _filter(msg)
     chosen = sorted((p for p in fake.processes_of(colony) if p.state == state and keep(p)), key=_order(state))
     return [p.render() for p in chosen[:count]] or None
 
