@@ -18,32 +18,24 @@ from __future__ import annotations
 import base64
 import threading
 import time
-import uuid
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional
 
 import attrs
 
 from colonies_fake import _messages as msgs
-from colonies_fake._clock import Clock, FakeClock, Timer
+from colonies_fake._clock import Clock, FakeClock
 from colonies_fake._errors import EmptyReply, Fail, FakeClosed
 from colonies_fake._gojson import GoJSONError, decode_message, dumps, go_b64decode, parse
 from colonies_fake._records import (
-    APPROVED,
-    CANCELLED,
-    FAILED,
-    RUNNING,
-    SUCCESS,
     UNREGISTERED,
-    WAITING,
-    Attribute,
+    APPROVED,
     Colony,
     Executor,
     Log,
-    Process,
     User,
     db_time,
 )
-from colonies_fake._scheduler import EXEC, WAIT, DeadlineQueue, Waiter, WaitingIndex
+from colonies_fake._processes import ProcessTable
 from colonies_fake._schema import ENVELOPE, EXECUTOR, USER
 from colonies_sync._crypto import Crypto
 from colonies_sync._exceptions import InvalidSignature
@@ -56,8 +48,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ColonyKeys", "ExecutorKeys", "FakeColonies", "Faults", "Reply", "UserKeys"]
 
-_NS = 1_000_000_000
-_DAY_NS = 86_400 * _NS
 BUILD_VERSION = "colonies-fake"
 
 
@@ -200,8 +190,6 @@ class FakeColonies:
         self._changed = threading.Condition(self._lock)
         self._closed = False
         self._closed_event = threading.Event()
-        self._deadline_timer: Optional[Timer] = None
-        self._seq = 0
         self._init_state()
         self.clock.add_listener(self._on_clock_jump)
 
@@ -210,14 +198,9 @@ class FakeColonies:
         self._executors: dict[tuple[str, str], Executor] = {}  # (colony, name)
         self._executors_by_id: dict[str, list[Executor]] = {}  # insertion order = database row order
         self._users: dict[tuple[str, str], User] = {}  # (colony, name)
-        self._processes: dict[str, Process] = {}
-        self._colony_processes: dict[str, dict[str, Process]] = {}
-        self._attribute_index: dict[str, str] = {}  # attribute id -> process id
+        self.procs = ProcessTable(self)
         self._logs_by_process: dict[str, list[Log]] = {}
         self._logs_by_executor: dict[str, list[Log]] = {}
-        self._waiting = WaitingIndex()
-        self._waiters: dict[tuple[str, str], list[Waiter]] = {}
-        self._deadlines = DeadlineQueue()
 
     # --- lifecycle of the fake itself -------------------------------------------------------
 
@@ -228,10 +211,8 @@ class FakeColonies:
                 return
             self._closed = True
             self._closed_event.set()
-            if self._deadline_timer is not None:
-                self._deadline_timer.cancel()
-                self._deadline_timer = None
-            self._wake_all_waiters()
+            self.procs.stop()
+            self.procs.wake_all()
         self.clock.remove_listener(self._on_clock_jump)
 
     @property
@@ -245,10 +226,8 @@ class FakeColonies:
         Blocked requests are ended as by :meth:`close`, but the fake stays usable.
         """
         with self._lock:
-            self._wake_all_waiters()
-            if self._deadline_timer is not None:
-                self._deadline_timer.cancel()
-                self._deadline_timer = None
+            self.procs.wake_all()
+            self.procs.stop()
             self._init_state()
             self.faults.clear()
             self.errors.clear()
@@ -258,6 +237,11 @@ class FakeColonies:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    def _on_clock_jump(self) -> None:
+        # Blocked long-polls re-check their deadlines against the new time.
+        with self._lock:
+            self.procs.wake_all()
 
     # --- request entry point ------------------------------------------------------------
 
@@ -402,25 +386,6 @@ class FakeColonies:
             return
         raise Fail(403, msgs.not_member(colony_name))
 
-    def process_of(self, process_id: str) -> Optional[Process]:
-        return self._processes.get(process_id)
-
-    def add_attribute_record(self, p: Process, attribute: Attribute) -> None:
-        p.attributes.append(attribute)
-        self._attribute_index[attribute.attributeid] = p.processid
-
-    def find_attribute(self, attribute_id: str) -> Optional[tuple[Process, Attribute]]:
-        p = self._processes.get(self._attribute_index.get(attribute_id, ""))
-        if p is None:
-            return None
-        for attribute in p.attributes:
-            if attribute.attributeid == attribute_id:
-                return p, attribute
-        return None
-
-    def processes_of(self, colony: str) -> list[Process]:
-        return list(self._colony_processes.get(colony, {}).values())
-
     # --- colonies, executors and users --------------------------------------------------
 
     def store_colony(self, name: str, colonyid: str) -> Colony:
@@ -440,9 +405,8 @@ class FakeColonies:
                 self._executors_by_id.pop(executor.executorid, None)
         for key in [k for k in self._users if k[0] == name]:
             del self._users[key]
-        for p in list(self._colony_processes.get(name, {}).values()):
-            self.delete_process(p)
-        self._colony_processes.pop(name, None)
+        for p in self.procs.of_colony(name):
+            self.procs.delete(p)
 
     def store_executor(self, data: dict[str, Any]) -> Executor:
         executor = Executor(data)
@@ -459,277 +423,9 @@ class FakeColonies:
         self._users.pop((user.colonyname, user.name), None)
 
     def unregister_executor(self, executor: Executor) -> None:
-        """State UNREGISTERED, and its RUNNING processes go back to WAITING (a plain database update)."""
+        """State UNREGISTERED (the row stays), and its RUNNING processes go back to WAITING."""
         executor.data["state"] = UNREGISTERED
-        for p in list(self._processes.values()):
-            if p.state == RUNNING and p.assignedexecutorid == executor.executorid:
-                p.state = WAITING
-                p.assignedexecutorid = ""
-                p.isassigned = False
-                p.starttime = None
-                p.endtime = None
-                p.generation += 1
-                self._set_attribute_state(p)
-                self._became_waiting(p)
-
-    # --- processes: submit, assign, the state machine -------------------------------------
-
-    def submit(
-        self, caller: str, initiatorname: str, spec: dict[str, Any], resources: tuple[int, int, int, int]
-    ) -> dict[str, Any]:
-        """Store a new WAITING process for a spec that passed every check; returns the submit reply.
-
-        The reply is the process as stored, before a blocked assign may take it.
-        """
-        now = self.now_ns()
-        self._seq += 1
-        pid = self.crypto.hash(str(uuid.uuid4()))
-        p = Process(pid, _stored_spec(spec), self._seq)
-        p.initiatorid = caller
-        p.initiatorname = initiatorname
-        p.cpu, p.mem, p.storage, p.gpumem = resources
-        p.submissiontime = db_time(now)
-        p.prioritytime = now - spec["priority"] * _DAY_NS
-        if spec["maxwaittime"] > 0:
-            p.waitdeadline = db_time(now + spec["maxwaittime"] * _NS)
-        for key in sorted(spec["env"] or {}):
-            value = spec["env"][key]
-            self.add_attribute_record(
-                p,
-                Attribute(
-                    {
-                        "attributeid": self.crypto.hash(f"{pid}{key}3"),
-                        "targetid": pid,
-                        "targetcolonyname": p.colonyname,
-                        "targetprocessgraphid": "",
-                        "state": WAITING,
-                        "attributetype": 3,
-                        "key": key,
-                        "value": value,
-                    }
-                ),
-            )
-        self._processes[pid] = p
-        self._colony_processes.setdefault(p.colonyname, {})[pid] = p
-        self._arm_wait_deadline(p)
-        reply = p.render()
-        self._became_waiting(p)
-        return reply
-
-    def select(self, executor: Executor, colony: str, cpu_limit: int, mem_limit: int) -> Optional[Process]:
-        """The WAITING process this executor would get now, if any (lowest prioritytime first)."""
-        from colonies_fake._scheduler import matches
-
-        pid = self._waiting.first(
-            colony,
-            executor.executortype,
-            lambda pid: matches(self._processes[pid], executor, cpu_limit, mem_limit),
-        )
-        return None if pid is None else self._processes[pid]
-
-    def assign_wait(
-        self, executor: Executor, colony: str, timeout: int, cpu_limit: int, mem_limit: int
-    ) -> dict[str, Any]:
-        """The assign long-poll (PROTOCOL.md 7.4); returns the reply. Called with the lock held."""
-        deadline = self.clock.deadline(timeout) if timeout > 0 else None
-        while True:
-            if self._closed:
-                raise FakeClosed("the fake server is closed")
-            record = self._colonies.get(colony)
-            paused = record is not None and record.paused
-            if paused and deadline is None:
-                raise Fail(503, msgs.ASSIGN_PAUSED)
-            if not paused:
-                p = self.select(executor, colony, cpu_limit, mem_limit)
-                if p is not None:
-                    return self._assign(p, executor)
-                if deadline is None:
-                    break
-            assert deadline is not None
-            if deadline.expired():
-                if paused:
-                    raise Fail(408, msgs.ASSIGN_PAUSED_TIMEOUT)
-                break
-            waiter = Waiter(executor, colony, cpu_limit, mem_limit, self._lock)
-            key = (colony, executor.executortype)
-            self._waiters.setdefault(key, []).append(waiter)
-            self._changed.notify_all()
-            try:
-                deadline.wait(waiter.cond)
-            finally:
-                waiters = self._waiters.get(key, [])
-                if waiter in waiters:
-                    waiters.remove(waiter)
-                if not waiters:
-                    self._waiters.pop(key, None)
-                self._changed.notify_all()
-            if waiter.reply is not None:
-                return waiter.reply
-            # Woken by a resume, a clock jump, a reset or close: look again.
-        raise Fail(404, msgs.NO_PROCESS_AVAILABLE)
-
-    def _became_waiting(self, p: Process) -> None:
-        """A process entered WAITING: hand it to one matching blocked assign, else queue it."""
-        colony = self._colonies.get(p.colonyname)
-        if colony is not None and not colony.paused:
-            for waiter in self._waiters.get((p.colonyname, p.executortype), ()):
-                if waiter.accepts(p):
-                    waiter.reply = self._assign(p, waiter.executor, indexed=False)
-                    waiter.cond.notify()
-                    return
-        self._waiting.add(p)
-
-    def _assign(self, p: Process, executor: Executor, indexed: bool = True) -> dict[str, Any]:
-        """Give ``p`` to ``executor``; returns the assign reply.
-
-        The real reply shows the attributes as they were before their state is
-        updated to RUNNING.
-        """
-        now = self.now_ns()
-        if indexed:
-            self._waiting.remove(p)
-        p.state = _transition(p, "assign")
-        p.isassigned = True
-        p.assignedexecutorid = executor.executorid
-        p.starttime = db_time(now)
-        if p.spec["maxexectime"] > 0:
-            p.execdeadline = db_time(now + p.spec["maxexectime"] * _NS)
-        p.generation += 1
-        reply = p.render()
-        self._set_attribute_state(p)
-        if p.spec["maxexectime"] != -1:
-            self._push_deadline(EXEC, p, p.execdeadline)
-        return reply
-
-    def close_successful(self, p: Process, output: Optional[list[Any]]) -> None:
-        p.state = _transition(p, "close")
-        if output:
-            p.output = output
-        p.endtime = db_time(self.now_ns())
-        self._ended(p)
-
-    def close_failed(self, p: Process, errors: Optional[list[str]]) -> None:
-        _transition(p, "fail")
-        self._fail(p, errors)
-
-    def cancel(self, p: Process) -> None:
-        state = _transition(p, "cancel")
-        if p.state == WAITING:
-            self._waiting.remove(p)
-        p.state = state
-        p.endtime = db_time(self.now_ns())
-        self._ended(p)
-
-    def _fail(self, p: Process, errors: Optional[list[str]]) -> None:
-        state = _transition(p, "fail")
-        if p.state == WAITING:
-            self._waiting.remove(p)
-        p.state = state
-        p.endtime = db_time(self.now_ns())
-        p.errors = errors
-        self._ended(p)
-
-    def _ended(self, p: Process) -> None:
-        p.generation += 1
-        self._set_attribute_state(p)
-
-    def _release(self, p: Process) -> None:
-        """An exec deadline passed with retries left: back to WAITING (PROTOCOL.md 7.1)."""
-        now = self.now_ns()
-        p.state = _transition(p, "release")
-        p.retries += 1
-        p.assignedexecutorid = ""
-        p.isassigned = False
-        p.endtime = db_time(now)
-        if p.spec["maxwaittime"] > 0:
-            p.waitdeadline = db_time(now + p.spec["maxwaittime"] * _NS)
-        p.generation += 1
-        self._set_attribute_state(p)
-        self._arm_wait_deadline(p)
-        self._became_waiting(p)
-
-    def delete_process(self, p: Process) -> None:
-        """Forget a process and its attributes (its channels and logs are left, as on the real server)."""
-        if p.state == WAITING:
-            self._waiting.remove(p)
-        p.generation += 1
-        for attribute in p.attributes:
-            self._attribute_index.pop(attribute.attributeid, None)
-        self._processes.pop(p.processid, None)
-        colony = self._colony_processes.get(p.colonyname)
-        if colony is not None:
-            colony.pop(p.processid, None)
-
-    def _set_attribute_state(self, p: Process) -> None:
-        for attribute in p.attributes:
-            attribute.state = p.state
-
-    # --- deadlines (PROTOCOL.md 7.3) -----------------------------------------------------
-
-    def _arm_wait_deadline(self, p: Process) -> None:
-        if p.spec["maxwaittime"] not in (-1, 0):
-            self._push_deadline(WAIT, p, p.waitdeadline)
-
-    def _push_deadline(self, kind: int, p: Process, deadline_ns: Optional[int]) -> None:
-        # The real loop runs every second and fires once the current Unix second
-        # is past the deadline's; an unset deadline (zero time) is always past.
-        if deadline_ns is None:
-            due = self.now_ns() // _NS + 1
-        else:
-            due = deadline_ns // _NS + 1
-        self._deadlines.push(due, kind, p)
-        self._schedule_deadlines()
-
-    def _schedule_deadlines(self) -> None:
-        due = self._deadlines.next_due()
-        current = self._deadline_timer
-        if current is not None and not current.cancelled and due is not None and current.when == due:
-            return
-        if current is not None:
-            current.cancel()
-            self._deadline_timer = None
-        if due is not None and not self._closed:
-            self._deadline_timer = self.clock.call_at(due, self._fire_deadlines)
-
-    def _fire_deadlines(self) -> None:
-        with self._lock:
-            self._deadline_timer = None
-            try:
-                for kind, pid, generation in self._deadlines.pop_due(self.clock.time()):
-                    p = self._processes.get(pid)
-                    if p is None or p.generation != generation:
-                        continue
-                    if kind == EXEC and p.state == RUNNING:
-                        retries = p.spec["maxretries"]
-                        if retries > -1 and p.retries >= retries:
-                            self._fail(p, [msgs.EXEC_TIME_EXCEEDED])
-                        else:
-                            self._release(p)
-                    elif kind == WAIT and p.state == WAITING:
-                        self._fail(p, [msgs.WAIT_TIME_EXCEEDED])
-            except Exception as exc:  # recorded for tests; the loop must survive
-                self.errors.append(exc)
-            finally:
-                self._schedule_deadlines()
-                self._changed.notify_all()
-
-    # --- waking blocked requests ---------------------------------------------------------
-
-    def _on_clock_jump(self) -> None:
-        with self._lock:
-            self._wake_all_waiters()
-
-    def _wake_all_waiters(self) -> None:
-        for waiters in self._waiters.values():
-            for waiter in waiters:
-                waiter.cond.notify()
-        self._changed.notify_all()
-
-    def wake_colony_waiters(self, colony: str) -> None:
-        for (c, _), waiters in self._waiters.items():
-            if c == colony:
-                for waiter in waiters:
-                    waiter.cond.notify()
+        self.procs.unregister(executor.executorid)
 
     # --- bootstrap helpers (no RPC, no keys needed) --------------------------------------
 
@@ -804,7 +500,7 @@ class FakeColonies:
         from colonies_sync import Process as ProcessModel
 
         with self._lock:
-            p = self._processes.get(process_id)
+            p = self.procs.get(process_id)
             if p is None:
                 raise KeyError(process_id)
             return ProcessModel.from_dict(_roundtrip(p.render()))
@@ -816,7 +512,7 @@ class FakeColonies:
         with self._lock:
             chosen = [
                 p
-                for p in self._processes.values()
+                for p in self.procs.all()
                 if (colony is None or p.colonyname == colony) and (state is None or p.state == int(state))
             ]
             return [ProcessModel.from_dict(_roundtrip(p.render())) for p in sorted(chosen, key=lambda p: p.seq)]
@@ -850,7 +546,7 @@ class FakeColonies:
     def waiting_assigns(self, colony: Optional[str] = None) -> int:
         """How many assign long-polls are blocked now (of one colony)."""
         with self._lock:
-            return sum(len(w) for (c, _), w in self._waiters.items() if colony is None or c == colony)
+            return self.procs.waiting_count(colony)
 
     def wait_until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
         """Block until ``predicate()`` holds, re-checking whenever the fake's state changes.
@@ -878,49 +574,4 @@ def _roundtrip(value: Any) -> Any:
 
     return json.loads(dumps(value))
 
-
-def _stored_spec(spec: dict[str, Any]) -> dict[str, Any]:
-    """The spec as the real database gives it back (PROTOCOL.md 6.3): nils become empties."""
-    stored = dict(spec)
-    stored["args"] = spec["args"] if spec["args"] is not None else []
-    stored["kwargs"] = spec["kwargs"] if spec["kwargs"] is not None else {}
-    stored["channels"] = spec["channels"] or []
-    cond = dict(spec["conditions"])
-    cond["dependencies"] = cond["dependencies"] or []
-    if cond["executornames"] == ["*"]:
-        cond["executornames"] = []
-    stored["conditions"] = cond
-    return stored
-
-
-# The process state machine as a table: (state, event) -> allowed, or the real server's refusal.
-_REFUSED = {
-    (FAILED, "close"): msgs.CLOSE_OK_FAILED,
-    (CANCELLED, "close"): msgs.CLOSE_OK_CANCELLED,
-    (WAITING, "close"): msgs.CLOSE_OK_WAITING,
-    (SUCCESS, "fail"): msgs.CLOSE_FAILED_SUCCESS,
-    (FAILED, "fail"): msgs.CLOSE_FAILED_FAILED,
-    (CANCELLED, "fail"): msgs.CLOSE_FAILED_CANCELLED,
-    (SUCCESS, "cancel"): msgs.CANCEL_SUCCESS,
-    (FAILED, "cancel"): msgs.CANCEL_FAILED,
-    (CANCELLED, "cancel"): msgs.CANCEL_CANCELLED,
-}
-TRANSITIONS: dict[tuple[int, str], int] = {
-    (WAITING, "assign"): RUNNING,
-    (RUNNING, "close"): SUCCESS,
-    (SUCCESS, "close"): SUCCESS,  # a repeated close is accepted and moves endtime
-    (RUNNING, "fail"): FAILED,
-    (WAITING, "fail"): FAILED,  # only by the wait deadline
-    (RUNNING, "release"): WAITING,
-    (WAITING, "cancel"): CANCELLED,
-    (RUNNING, "cancel"): CANCELLED,
-}
-
-
-def _transition(p: Process, event: str) -> int:
-    """The state ``event`` moves ``p`` to, or ``Fail(400)`` with the real refusal text."""
-    refusal = _REFUSED.get((p.state, event))
-    if refusal is not None:
-        raise Fail(400, refusal)
-    return TRANSITIONS[(p.state, event)]
 

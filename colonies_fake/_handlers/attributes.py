@@ -18,7 +18,7 @@ def add_attribute(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
     data = msg["attribute"]
     if data is None:
         raise EmptyReply(500)  # the real handler dereferences the nil attribute and panics
-    p = fake.process_of(data["targetid"])
+    p = fake.procs.get(data["targetid"])
     if p is None:
         raise Fail(404, msgs.ADD_ATTRIBUTE_NOT_FOUND)
     fake.require_membership(call.caller, p.colonyname, approved=True)
@@ -31,13 +31,13 @@ def add_attribute(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
     if any(a.attributeid == data["attributeid"] for a in p.attributes):
         raise Fail(400, msgs.ATTRIBUTE_DUPLICATE)
     attribute = Attribute(data)
-    fake.add_attribute_record(p, attribute)
+    fake.procs.add_attribute_record(p, attribute)
     return attribute.render()
 
 
 @handler("getattributemsg", msgs.GET_ATTRIBUTE_INVALID_JSON, msgs.GET_ATTRIBUTE_MSGTYPE)
 def get_attribute(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
-    found = fake.find_attribute(msg["attributeid"])
+    found = fake.procs.find_attribute(msg["attributeid"])
     if found is None:
         raise Fail(400, msgs.GET_ATTRIBUTE_MISSING)
     p, attribute = found

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 @handler("addlogmsg", msgs.ADD_LOG_INVALID_JSON, msgs.ADD_LOG_MSGTYPE)
 def add_log(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
-    p = fake.process_of(msg["processid"])
+    p = fake.procs.get(msg["processid"])
     if p is None:
         raise Fail(500, msgs.ADD_LOG_NIL)
     fake.require_membership(call.caller, p.colonyname, approved=True)
@@ -39,7 +39,7 @@ def get_logs(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
         # The real query filters by executor name only, across colonies.
         logs = fake.log_records(executor_name=msg["executorname"])
     else:
-        p = fake.process_of(msg["processid"])
+        p = fake.procs.get(msg["processid"])
         if p is None:
             raise Fail(500, msgs.GET_LOGS_NO_PROCESS)
         fake.require_membership(call.caller, p.colonyname, approved=True)

@@ -45,7 +45,7 @@ def submit(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
         )
     except ResourceError as exc:
         raise Fail(400, str(exc)) from None
-    return fake.submit(call.caller, initiator, spec, resources)
+    return fake.procs.submit(call.caller, initiator, spec, resources)
 
 
 @handler("assignprocessmsg", msgs.ASSIGN_INVALID_JSON, msgs.ASSIGN_MSGTYPE)
@@ -64,11 +64,11 @@ def assign(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
     except ResourceError as exc:
         raise Fail(400, str(exc)) from None
     executor.data["lastheardfromtime"] = db_time(fake.now_ns())
-    return fake.assign_wait(executor, colony, timeout, cpu, mem)
+    return fake.procs.assign_wait(executor, colony, timeout, cpu, mem)
 
 
 def _process(fake: FakeColonies, process_id: str, nil_status: int, nil_text: str) -> Process:
-    p = fake.process_of(process_id)
+    p = fake.procs.get(process_id)
     if p is None:
         raise Fail(nil_status, nil_text)
     return p
@@ -117,7 +117,7 @@ def get_processes(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
     if count < 0:
         raise Fail(400, "pq: LIMIT must not be negative")
     keep = _filter(msg)
-    chosen = sorted((p for p in fake.processes_of(colony) if p.state == state and keep(p)), key=_order(state))
+    chosen = sorted((p for p in fake.procs.of_colony(colony) if p.state == state and keep(p)), key=_order(state))
     return [p.render() for p in chosen[:count]] or None
 
 
@@ -127,7 +127,7 @@ def remove_process(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
     fake.require_membership(call.caller, p.colonyname, approved=True)
     if p.state == RUNNING:
         raise Fail(400, msgs.REMOVE_PROCESS_RUNNING)
-    fake.delete_process(p)
+    fake.procs.delete(p)
     return {}
 
 
@@ -140,9 +140,9 @@ def remove_all_processes(fake: FakeColonies, call: Call, msg: dict[str, Any]) ->
         raise Fail(400, msgs.REMOVE_ALL_RUNNING)
     if state not in (-1, WAITING, SUCCESS, FAILED, CANCELLED):
         raise Fail(400, msgs.REMOVE_ALL_INVALID_STATE)
-    for p in fake.processes_of(colony):
+    for p in fake.procs.of_colony(colony):
         if state == -1 or p.state == state:
-            fake.delete_process(p)
+            fake.procs.delete(p)
     return {}
 
 
@@ -158,7 +158,7 @@ def close_successful(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any
     p = _process(fake, msg["processid"], 500, msgs.CLOSE_OK_NIL)
     fake.require_membership(call.caller, p.colonyname, approved=True)
     _assigned_to_caller(p, call.caller, msgs.CLOSE_OK_NOT_ASSIGNED, msgs.CLOSE_OK_NOT_ALLOWED)
-    fake.close_successful(p, msg["out"])
+    fake.procs.close_successful(p, msg["out"])
     return {}
 
 
@@ -167,7 +167,7 @@ def close_failed(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
     p = _process(fake, msg["processid"], 500, msgs.CLOSE_FAILED_NIL)
     fake.require_membership(call.caller, p.colonyname, approved=True)
     _assigned_to_caller(p, call.caller, msgs.CLOSE_FAILED_NOT_ASSIGNED, msgs.CLOSE_FAILED_NOT_ALLOWED)
-    fake.close_failed(p, msg["errors"])
+    fake.procs.close_failed(p, msg["errors"])
     return {}
 
 
@@ -188,7 +188,7 @@ def set_output(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
 def cancel_process(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
     p = _process(fake, msg["processid"], 500, msgs.CANCEL_NIL)
     fake.require_membership(call.caller, p.colonyname, approved=True)
-    fake.cancel(p)
+    fake.procs.cancel(p)
     return {}
 
 
@@ -203,7 +203,7 @@ def pause_assignments(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> An
 def resume_assignments(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
     colony = fake.require_colony_owner(call.caller, msg["colonyname"])
     colony.paused = False
-    fake.wake_colony_waiters(colony.name)
+    fake.procs.wake_colony(colony.name)
     return {}
 
 

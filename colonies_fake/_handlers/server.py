@@ -33,7 +33,7 @@ def _statistics(fake: FakeColonies, colony: str | None) -> dict[str, int]:
     colonies = [colony] if colony is not None else [c.name for c in fake.colonies()]
     executors = 0
     for name in colonies:
-        for p in fake.processes_of(name):
+        for p in fake.procs.of_colony(name):
             counts[p.state] += 1
         executors += len(fake.executors_of(name))
     return {

@@ -58,3 +58,49 @@ def test_fake_replays_golden_transcript(path) -> None:
     finally:
         fake.close()
     assert not fake.errors, fake.errors
+
+
+class _Corrupting(InProcessBackend):
+    """Changes one character of the n-th error message, to prove the replayer notices."""
+
+    def __init__(self, fake: FakeColonies, nth: int) -> None:
+        super().__init__(fake)
+        self.errors_seen = 0
+        self.nth = nth
+
+    def post(self, body: bytes) -> golden.HttpReply:
+        reply = super().post(body)
+        if b'"error":true' in reply.body:
+            self.errors_seen += 1
+            if self.errors_seen == self.nth:
+                import base64
+                import json
+
+                envelope = json.loads(reply.body)
+                payload = json.loads(base64.b64decode(envelope["payload"]))
+                payload["message"] = payload["message"].replace("n", "m", 1)
+                envelope["payload"] = base64.b64encode(json.dumps(payload).encode()).decode()
+                return golden.HttpReply(reply.status, json.dumps(envelope).encode())
+        return reply
+
+
+def test_replayer_notices_a_changed_error_text() -> None:
+    """The harness can fail: one altered letter in a server text is a mismatch."""
+    fake = FakeColonies(clock=FakeClock())
+    path = golden.GOLDEN_DIR / "process_submit_auth.json"
+    with pytest.raises(golden.Mismatch, match="recorded"):
+        golden.Replayer(golden.load(path), _Corrupting(fake, nth=2), fake.crypto).run()
+    fake.close()
+
+
+def test_replayer_notices_a_wrong_status() -> None:
+    fake = FakeColonies(clock=FakeClock())
+
+    class WrongStatus(InProcessBackend):
+        def post(self, body: bytes) -> golden.HttpReply:
+            reply = super().post(body)
+            return golden.HttpReply(418 if reply.status == 403 else reply.status, reply.body)
+
+    with pytest.raises(golden.Mismatch, match="HTTP 418"):
+        golden.Replayer(golden.load(golden.GOLDEN_DIR / "colony_add_get.json"), WrongStatus(fake), fake.crypto).run()
+    fake.close()
