@@ -37,6 +37,9 @@ def not_member(name: str) -> str:
 VERSION_INVALID_JSON = "Failed to get server version, invalid JSON"
 VERSION_MSGTYPE = "Failed to get server version, msg.MsgType does not match payloadType"
 
+STATISTICS_INVALID_JSON = "Failed to get statistics, invalid JSON"
+STATISTICS_MSGTYPE = "Failed to get statistics, msg.MsgType does not match payloadType"
+
 # --- colonies -------------------------------------------------------------------------
 ADD_COLONY_INVALID_JSON = "Failed to add colony, invalid JSON"
 ADD_COLONY_MSGTYPE = "Failed to add colony, msg.MsgType does not match payloadType"
@@ -49,6 +52,9 @@ GET_COLONIES_INVALID_JSON = "Failed to get colonies, invalid JSON"
 GET_COLONIES_MSGTYPE = "Failed to get colonies, msg.MsgType does not match payloadType"
 REMOVE_COLONY_INVALID_JSON = "Failed to remove colony, invalid JSON"
 REMOVE_COLONY_MSGTYPE = "Failed to remove colony, msg.MsgType does not match payloadType"
+
+COLONY_STATISTICS_INVALID_JSON = "Failed to get colony statistics, invalid JSON"
+COLONY_STATISTICS_MSGTYPE = "Failed to get colony statistics, msg.MsgType does not match payloadType"
 
 
 def colony_exists(name: str) -> str:
@@ -113,6 +119,9 @@ SUBMIT_MSGTYPE = "Failed to submit process spec, msg.MsgType does not match payl
 SUBMIT_SPEC_NIL = "Failed to submit process spec, msg.FunctionSpec is nil"
 SUBMIT_PRIORITY = "Failed to submit function spec, priority outside range [-50000, 50000]"
 CPU_CONVERSION = "Error converting CPU to int"
+NO_INITIATOR = "Could not derive InitiatorName"
+# PostgreSQL's text for a negative LIMIT (count); the real server passes it through.
+NEGATIVE_LIMIT = "pq: LIMIT must not be negative"
 
 ASSIGN_INVALID_JSON = "Failed to assign process, invalid JSON"
 ASSIGN_MSGTYPE = "Failed to assign process, msg.msgType does not match payloadType"
@@ -186,10 +195,10 @@ CANCEL_SUCCESS = "Tried to cancel successful process"
 CANCEL_FAILED = "Tried to cancel failed process"
 CANCEL_CANCELLED = "Tried to cancel already cancelled process"
 
-PAUSE_INVALID_JSON = "Failed to pause colony assignments, invalid JSON"
-PAUSE_MSGTYPE = "Failed to pause colony assignments, msg.MsgType does not match payloadType"
-RESUME_INVALID_JSON = "Failed to resume colony assignments, invalid JSON"
-RESUME_MSGTYPE = "Failed to resume colony assignments, msg.MsgType does not match payloadType"
+PAUSE_INVALID_JSON = "Failed to pause assignments, invalid JSON"
+PAUSE_MSGTYPE = "Failed to pause assignments, msg.MsgType does not match payloadType"
+RESUME_INVALID_JSON = "Failed to resume assignments, invalid JSON"
+RESUME_MSGTYPE = "Failed to resume assignments, msg.MsgType does not match payloadType"
 PAUSE_STATUS_INVALID_JSON = "Failed to get pause status, invalid JSON"
 PAUSE_STATUS_MSGTYPE = "Failed to get pause status, msg.MsgType does not match payloadType"
 

@@ -55,8 +55,8 @@ def remove_colony(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
 
 @handler(
     "getcolonystatsmsg",
-    "Failed to get colony statistics, invalid JSON",
-    "Failed to get colony statistics, msg.MsgType does not match payloadType",
+    msgs.COLONY_STATISTICS_INVALID_JSON,
+    msgs.COLONY_STATISTICS_MSGTYPE,
 )
 def colony_statistics(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
     name = msg["colonyname"]

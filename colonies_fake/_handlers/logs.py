@@ -48,7 +48,7 @@ def get_logs(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
     if count > msgs.MAX_LOG_COUNT:
         raise Fail(403, msgs.GET_LOGS_COUNT)
     if count < 0:
-        raise Fail(400, "pq: LIMIT must not be negative")
+        raise Fail(400, msgs.NEGATIVE_LIMIT)
     if msg["latest"]:
         chosen = logs[-count:] if count else []
     elif msg["since"] > 0:

@@ -33,7 +33,7 @@ def submit(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
     else:
         user = fake.user_by_id(colony, call.caller)
         if user is None:  # pragma: no cover - membership guarantees one of the two
-            raise Fail(500, "Could not derive InitiatorName")
+            raise Fail(500, msgs.NO_INITIATOR)
         initiator = user.name
     cond = spec["conditions"]
     try:
@@ -115,7 +115,7 @@ def get_processes(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
     if state not in (WAITING, RUNNING, SUCCESS, FAILED, CANCELLED):
         raise Fail(400, msgs.GET_PROCESSES_INVALID_STATE)
     if count < 0:
-        raise Fail(400, "pq: LIMIT must not be negative")
+        raise Fail(400, msgs.NEGATIVE_LIMIT)
     keep = _filter(msg)
     chosen = sorted((p for p in fake.procs.of_colony(colony) if p.state == state and keep(p)), key=_order(state))
     return [p.render() for p in chosen[:count]] or None

@@ -56,8 +56,8 @@ def _statistics(fake: FakeColonies, colony: str | None) -> dict[str, int]:
 
 @handler(
     "getstatisticsmsg",
-    "Failed to get statistics, invalid JSON",
-    "Failed to get statistics, msg.MsgType does not match payloadType",
+    msgs.STATISTICS_INVALID_JSON,
+    msgs.STATISTICS_MSGTYPE,
 )
 def statistics(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
     fake.require_server_owner(call.caller)
