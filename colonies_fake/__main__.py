@@ -35,8 +35,7 @@ def run_demo(out: TextIO = sys.stdout) -> int:
                 process = executor.assign("demo", timeout=10)
                 submitted_shown.wait(10)  # keep the printed story in order
                 print(
-                    f"  assigned   {_short(process.processid)} to worker-1 "
-                    f"-> state {process.state.name}",
+                    f"  assigned   {_short(process.processid)} to worker-1 -> state {process.state.name}",
                     file=out,
                 )
                 executor.add_log(process.processid, "echoing the arguments")

@@ -327,6 +327,7 @@ class FakeColonies:
         return self.clock.time_ns()
 
     def colony(self, name: str) -> Optional[Colony]:
+        """The colony named ``name``, if any."""
         return self._colonies.get(name)
 
     def colonies(self) -> list[Colony]:
@@ -339,28 +340,35 @@ class FakeColonies:
         return rows[0] if rows else None
 
     def executor_by_name(self, colony: str, name: str) -> Optional[Executor]:
+        """The executor ``name`` of ``colony``, in any state."""
         return self._executors.get((colony, name))
 
     def executors_of(self, colony: str) -> list[Executor]:
+        """Every executor row of a colony, in any state, in creation order."""
         return [e for (c, _), e in self._executors.items() if c == colony]
 
     def user_by_id(self, colony: str, user_id: str) -> Optional[User]:
+        """The first user of ``colony`` with this id (ids may repeat there)."""
         for (c, _), user in self._users.items():
             if c == colony and user.userid == user_id:
                 return user
         return None
 
     def user_by_name(self, colony: str, name: str) -> Optional[User]:
+        """The user ``name`` of ``colony``, if any."""
         return self._users.get((colony, name))
 
     def users_of(self, colony: str) -> list[User]:
+        """Every user of a colony, in creation order."""
         return [u for (c, _), u in self._users.items() if c == colony]
 
     def require_server_owner(self, caller: str) -> None:
+        """``Fail(403)`` unless ``caller`` holds the server key."""
         if caller != self.server_id:
             raise Fail(403, msgs.NOT_SERVER_OWNER)
 
     def require_colony_owner(self, caller: str, colony_name: str) -> Colony:
+        """The colony, if ``caller`` owns it; else ``Fail(403)`` with the real texts."""
         if colony_name == "":
             raise Fail(403, msgs.EMPTY_COLONY_NAME)
         colony = self._colonies.get(colony_name)
@@ -389,6 +397,7 @@ class FakeColonies:
     # --- colonies, executors and users --------------------------------------------------
 
     def store_colony(self, name: str, colonyid: str) -> Colony:
+        """Add a colony row (checks are the caller's job)."""
         colony = Colony(name, colonyid)
         self._colonies[name] = colony
         return colony
@@ -409,17 +418,20 @@ class FakeColonies:
             self.procs.delete(p)
 
     def store_executor(self, data: dict[str, Any]) -> Executor:
+        """Add an executor row (checks are the caller's job); ids may repeat, as in the real database."""
         executor = Executor(data)
         self._executors[(executor.colonyname, executor.name)] = executor
         self._executors_by_id.setdefault(executor.executorid, []).append(executor)
         return executor
 
     def store_user(self, data: dict[str, Any]) -> User:
+        """Add a user row (checks are the caller's job)."""
         user = User(data)
         self._users[(user.colonyname, user.name)] = user
         return user
 
     def delete_user(self, user: User) -> None:
+        """Forget a user."""
         self._users.pop((user.colonyname, user.name), None)
 
     def unregister_executor(self, executor: Executor) -> None:
@@ -535,10 +547,12 @@ class FakeColonies:
             return [LogModel.from_dict(log.render()) for log in self._logs_by_process.get(process_id, [])]
 
     def add_log_record(self, log: Log) -> None:
+        """Store a log line under its process and its executor's name."""
         self._logs_by_process.setdefault(log.processid, []).append(log)
         self._logs_by_executor.setdefault(log.executorname, []).append(log)
 
     def log_records(self, *, process_id: str = "", executor_name: str = "") -> list[Log]:
+        """Log lines of an executor (by name, across colonies, as the real query does) or of a process."""
         if executor_name:
             return self._logs_by_executor.get(executor_name, [])
         return self._logs_by_process.get(process_id, [])
@@ -573,5 +587,3 @@ def _roundtrip(value: Any) -> Any:
     import json
 
     return json.loads(dumps(value))
-
-

@@ -42,6 +42,7 @@ __all__ = [
     "Struct",
     "dumps",
     "go_b64decode",
+    "go_value",
     "parse",
 ]
 
@@ -210,29 +211,35 @@ class GoFloat:
 
 
 def go_float_text(f: float) -> str:
-    """``f`` as Go's ``encoding/json`` writes a float64."""
+    """``f`` as Go's ``encoding/json`` writes a float64: shortest digits, 'f' or 'e' form."""
     a = abs(f)
     if a != 0 and (a < 1e-6 or a >= 1e21):
-        text = repr(f)
-        if "e" not in text:  # pragma: no cover - repr always uses an exponent in these ranges
-            text = f"{f:e}"
-        mantissa, exp = text.split("e")
+        mantissa, exp = repr(f).split("e")  # Python's repr uses an exponent in these ranges
         sign = exp[0] if exp[0] in "+-" else "+"
         digits = exp.lstrip("+-").lstrip("0") or "0"
+        # Go writes at least two exponent digits, then trims "e-07" to "e-7".
         return f"{mantissa}e{sign}{digits.zfill(2) if sign == '+' else digits}"
-    if f == int(f) and a < 1e21:
-        return ("-" if math.copysign(1.0, f) < 0 and f == 0 else "") + str(int(f))
-    return format(decimal.Decimal(repr(f)), "f")
+    if f == 0:
+        return "-0" if math.copysign(1.0, f) < 0 else "0"
+    text = format(decimal.Decimal(repr(f)), "f")  # shortest digits, padded with zeros
+    return text[:-2] if text.endswith(".0") else text
 
 
-def _any_number(value: Any) -> Any:
-    """A JSON number as Go's ``interface{}`` holds it (float64), ready for our encoder."""
+def go_value(value: int | float) -> Any:
+    """A JSON number as Go's ``interface{}`` holds it (a float64), in a form ``dumps`` writes like Go.
+
+    Integers stay Python ints while a float64 holds them exactly; otherwise the
+    number becomes the int of its shortest float64 digits (what Go prints), a
+    float when Python prints it the same way, or a :class:`GoFloat`.
+    """
+    if isinstance(value, int) and abs(value) < _FLOAT_EXACT:
+        return value
     f = float(value)
-    if math.isinf(f):
+    if math.isinf(f) or math.isnan(f):
         raise GoJSONError("json: cannot unmarshal number into Go value of type float64")
-    if f == int(f) and abs(f) < 1e21 and not (f == 0 and math.copysign(1.0, f) < 0):
-        return int(f) if isinstance(value, float) or abs(value) >= _FLOAT_EXACT else value
     text = go_float_text(f)
+    if f == int(f) and abs(f) < 1e21 and text != "-0":
+        return int(text)
     return f if repr(f) == text else GoFloat(f)
 
 
@@ -245,13 +252,11 @@ class _Any(GoType):
         if isinstance(value, list):
             return [self.decode(v) for v in value]
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return _any_number(value)
+            return go_value(value)
         return value
 
 
-_TIME_RE = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:(Z)|([+-])(\d{2}):(\d{2}))$"
-)
+_TIME_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:(Z)|([+-])(\d{2}):(\d{2}))$")
 
 
 def parse_time_ns(text: str) -> Optional[int]:
@@ -466,4 +471,3 @@ def go_b64decode(text: str) -> bytes:
         if "=" in group:
             break
     return bytes(out)
-

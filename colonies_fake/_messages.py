@@ -188,9 +188,7 @@ SET_OUTPUT_NOT_RUNNING = "Failed to set output, process is not running"
 CANCEL_INVALID_JSON = "Failed to cancel process, invalid JSON"
 CANCEL_MSGTYPE = "Failed to cancel process, msg.MsgType does not match payloadType"
 CANCEL_NIL = "Failed to cancel process, process is nil"
-CANCEL_WORKFLOW = (
-    "Failed to cancel, cannot cancel a process part of a workflow, cancel the entire workflow instead"
-)
+CANCEL_WORKFLOW = "Failed to cancel, cannot cancel a process part of a workflow, cancel the entire workflow instead"
 CANCEL_SUCCESS = "Tried to cancel successful process"
 CANCEL_FAILED = "Tried to cancel failed process"
 CANCEL_CANCELLED = "Tried to cancel already cancelled process"

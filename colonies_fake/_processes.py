@@ -85,13 +85,16 @@ class ProcessTable:
         return sum(len(w) for (c, _), w in self._waiters.items() if colony is None or c == colony)
 
     def get(self, process_id: str) -> Optional[Process]:
+        """The process with this id, if any."""
         return self._by_id.get(process_id)
 
     def add_attribute_record(self, p: Process, attribute: Attribute) -> None:
+        """Attach an attribute to a process and index it by id."""
         p.attributes.append(attribute)
         self._attribute_index[attribute.attributeid] = p.processid
 
     def find_attribute(self, attribute_id: str) -> Optional[tuple[Process, Attribute]]:
+        """The process and attribute with this attribute id, if both still exist."""
         p = self._by_id.get(self._attribute_index.get(attribute_id, ""))
         if p is None:
             return None
@@ -101,6 +104,7 @@ class ProcessTable:
         return None
 
     def of_colony(self, colony: str) -> list[Process]:
+        """Every process of a colony, in submission order."""
         return list(self._by_colony.get(colony, {}).values())
 
     def submit(
@@ -229,6 +233,7 @@ class ProcessTable:
         return reply
 
     def close_successful(self, p: Process, output: Optional[list[Any]]) -> None:
+        """To SUCCESS (again, if already there); a non-empty ``output`` replaces the old one."""
         p.state = _transition(p, "close")
         if output:
             p.output = output
@@ -236,10 +241,12 @@ class ProcessTable:
         self._ended(p)
 
     def close_failed(self, p: Process, errors: Optional[list[str]]) -> None:
+        """To FAILED with ``errors`` (``None`` is stored as null), or ``Fail(400)``."""
         _transition(p, "fail")
         self._fail(p, errors)
 
     def cancel(self, p: Process) -> None:
+        """WAITING or RUNNING to CANCELLED, or ``Fail(400)`` with the real refusal."""
         state = _transition(p, "cancel")
         if p.state == WAITING:
             self._waiting.remove(p)
@@ -343,12 +350,14 @@ class ProcessTable:
     # --- waking blocked requests ---------------------------------------------------------
 
     def wake_all(self) -> None:
+        """Make every blocked assign re-check its deadline and the queue."""
         for waiters in self._waiters.values():
             for waiter in waiters:
                 waiter.cond.notify()
         self._fake._changed.notify_all()
 
     def wake_colony(self, colony: str) -> None:
+        """Make the blocked assigns of one colony look again (after a resume)."""
         for (c, _), waiters in self._waiters.items():
             if c == colony:
                 for waiter in waiters:
@@ -400,4 +409,3 @@ def _transition(p: Process, event: str) -> int:
     if refusal is not None:
         raise Fail(400, refusal)
     return TRANSITIONS[(p.state, event)]
-

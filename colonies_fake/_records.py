@@ -285,9 +285,7 @@ class Process:
             "waitdeadline": go_time(self.waitdeadline),
             "execdeadline": go_time(self.execdeadline),
             "retries": self.retries,
-            "attributes": sorted(
-                (a.render() for a in self.attributes), key=lambda a: (a["attributetype"], a["key"])
-            ),
+            "attributes": sorted((a.render() for a in self.attributes), key=lambda a: (a["attributetype"], a["key"])),
             "spec": self.render_spec(),
             "waitforparents": False,
             "parents": [],

@@ -242,6 +242,4 @@ MSG: dict[str, Struct] = {
     ),
 }
 
-ENVELOPE = Struct(
-    "rpc.RPCMsg", [F("signature", STRING), F("payloadtype", STRING), F("payload", STRING)]
-)
+ENVELOPE = Struct("rpc.RPCMsg", [F("signature", STRING), F("payloadtype", STRING), F("payload", STRING)])

@@ -54,7 +54,6 @@ from colonies_sync._transport import HttpTransport, RawReply, Transport
 __version__ = "0.1.0"
 
 __all__ = [
-    "GPU",
     "Attribute",
     "AttributeType",
     "BadRequest",
@@ -71,6 +70,7 @@ __all__ = [
     "ExecutorState",
     "Forbidden",
     "FunctionSpec",
+    "GPU",
     "HttpTransport",
     "InternalServerError",
     "InvalidPrivateKey",

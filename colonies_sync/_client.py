@@ -169,8 +169,7 @@ class ColoniesClient:
         key = None if msgtype in UNSIGNED_TYPES else (prvkey if prvkey is not None else self._prvkey)
         if key is None and msgtype not in UNSIGNED_TYPES:
             raise ValueError(
-                f"{msgtype} must be signed: give the client a private key (prvkey=) "
-                "or set COLONIES_PRVKEY"
+                f"{msgtype} must be signed: give the client a private key (prvkey=) or set COLONIES_PRVKEY"
             )
         envelope = encode_request(message, key, self._crypto)
         reply = self._transport.call(envelope, timeout=timeout or self.timeout)
@@ -184,9 +183,7 @@ class ColoniesClient:
 
     def version(self) -> ServerVersion:
         """The server's build version and time (unsigned)."""
-        return ServerVersion.from_dict(
-            self.rpc("versionmsg", {"buildversion": "", "buildtime": ""})
-        )
+        return ServerVersion.from_dict(self.rpc("versionmsg", {"buildversion": "", "buildtime": ""}))
 
     def get_server_info(self) -> ServerInfo:
         """The server's build and HTTP backends (unsigned)."""

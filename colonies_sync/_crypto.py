@@ -255,9 +255,7 @@ def default_backend() -> str:
     wanted = os.environ.get("COLONIES_SYNC_CRYPTO", "").strip().lower()
     if wanted:
         if wanted not in available_backends():
-            raise ValueError(
-                f"COLONIES_SYNC_CRYPTO={wanted!r} is not usable here; available: {available_backends()}"
-            )
+            raise ValueError(f"COLONIES_SYNC_CRYPTO={wanted!r} is not usable here; available: {available_backends()}")
         return wanted
     return available_backends()[0]
 

@@ -202,24 +202,32 @@ def _dump_model_list(v: Any) -> Any:
     return [x.to_dict() for x in v]
 
 
+# (attribute, wire name, loader, dumper, omitempty) per model class, built once.
+_WireField = tuple[str, str, Any, Any, bool]
+_FIELDS: dict[type, list[_WireField]] = {}
+
+
 class _Model:
     """Shared ``from_dict`` / ``to_dict`` for the wire models."""
 
     __slots__ = ()
 
     @classmethod
-    def _fields(cls) -> list[tuple[str, str, Any, Any, bool]]:
-        cached = cls.__dict__.get("_wire_fields_cache")
+    def _fields(cls) -> list[_WireField]:
+        cached = _FIELDS.get(cls)
         if cached is None:
-            cached = []
-            for f in attrs.fields(cls):  # type: ignore[arg-type]
-                if f.metadata.get("extra"):
-                    continue
-                meta = f.metadata
-                cached.append(
-                    (f.name, meta.get("wire") or f.name, meta.get("load"), meta.get("dump"), meta.get("omitempty", False))
+            cached = [
+                (
+                    f.name,
+                    f.metadata.get("wire") or f.name,
+                    f.metadata.get("load"),
+                    f.metadata.get("dump"),
+                    f.metadata.get("omitempty", False),
                 )
-            setattr(cls, "_wire_fields_cache", cached)
+                for f in attrs.fields(cls)  # type: ignore[arg-type]  # every subclass is an attrs class
+                if not f.metadata.get("extra")
+            ]
+            _FIELDS[cls] = cached
         return cached
 
     @classmethod
@@ -307,9 +315,7 @@ class Executor(_Model):
     commissiontime: Optional[_dt.datetime] = _wire(None, load=parse_time, dump=format_time)
     lastheardfromtime: Optional[_dt.datetime] = _wire(None, load=parse_time, dump=format_time)
     locationname: str = _wire("", load=_str, omitempty=True)
-    capabilities: dict[str, Any] = _wire(
-        factory=lambda: {"hardware": None, "software": None}, load=_dict
-    )
+    capabilities: dict[str, Any] = _wire(factory=lambda: {"hardware": None, "software": None}, load=_dict)
     allocations: dict[str, Any] = _wire(factory=lambda: {"projects": None}, load=_dict)
     extra: dict[str, Any] = _extra()
 
@@ -369,9 +375,7 @@ class FunctionSpec(_Model):
     maxretries: int = _wire(-1, load=_int)
     conditions: Conditions = _wire(factory=Conditions, load=_model(Conditions), dump=_dump_model)
     label: str = _wire("", load=_str)
-    fs: dict[str, Any] = _wire(
-        factory=lambda: {"mount": "", "snapshots": None, "dirs": None}, load=_dict
-    )
+    fs: dict[str, Any] = _wire(factory=lambda: {"mount": "", "snapshots": None, "dirs": None}, load=_dict)
     env: dict[str, str] = _wire(factory=dict, load=_dict)
     channels: list[str] = _wire(factory=list, load=_list, omitempty=True)
     extra: dict[str, Any] = _extra()
@@ -404,9 +408,7 @@ class FunctionSpec(_Model):
             maxwaittime=maxwaittime,
             maxexectime=maxexectime,
             maxretries=maxretries,
-            conditions=Conditions(
-                colonyname=colonyname, executortype=executortype, executornames=executornames
-            ),
+            conditions=Conditions(colonyname=colonyname, executortype=executortype, executornames=executornames),
             label=label,
             env=dict(env or {}),
             channels=list(channels or []),
@@ -449,9 +451,7 @@ class Process(_Model):
     waitdeadline: Optional[_dt.datetime] = _wire(None, load=parse_time, dump=format_time)
     execdeadline: Optional[_dt.datetime] = _wire(None, load=parse_time, dump=format_time)
     retries: int = _wire(0, load=_int)
-    attributes: list[Attribute] = _wire(
-        factory=list, load=_model_list(Attribute), dump=_dump_model_list
-    )
+    attributes: list[Attribute] = _wire(factory=list, load=_model_list(Attribute), dump=_dump_model_list)
     spec: FunctionSpec = _wire(factory=FunctionSpec, load=_model(FunctionSpec), dump=_dump_model)
     waitforparents: bool = _wire(False, load=_bool)
     parents: list[str] = _wire(factory=list, load=_list)

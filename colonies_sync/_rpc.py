@@ -82,9 +82,7 @@ def decode_reply(status: int, body: bytes | str) -> tuple[str, Any]:
         raw = base64.b64decode(envelope["payload"], validate=True)
         payload = json.loads(raw.decode("utf-8")) if raw else None
     except (binascii.Error, ValueError) as exc:
-        raise ProtocolError(
-            f"reply payload is not base64 JSON (HTTP {status})", status=status, text=text
-        ) from exc
+        raise ProtocolError(f"reply payload is not base64 JSON (HTTP {status})", status=status, text=text) from exc
     if envelope.get("error") is True:
         if not isinstance(payload, dict) or not isinstance(payload.get("message"), str):
             raise ProtocolError(f"malformed error reply (HTTP {status})", status=status, text=text)

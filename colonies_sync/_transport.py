@@ -95,9 +95,7 @@ class HttpTransport:
             )
             body = resp.content
         except requests.Timeout as exc:
-            raise ColoniesConnectionError(
-                f"no reply from {self.base_url} within {timeout:g} s"
-            ) from exc
+            raise ColoniesConnectionError(f"no reply from {self.base_url} within {timeout:g} s") from exc
         except requests.RequestException as exc:
             raise ColoniesConnectionError(f"cannot reach {self.base_url}: {exc}") from exc
         return RawReply(resp.status_code, body)

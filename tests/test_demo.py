@@ -19,8 +19,6 @@ def test_demo_prints_a_submitted_assigned_and_closed_process() -> None:
 
 
 def test_demo_runs_as_a_module() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "colonies_fake", "demo"], capture_output=True, text=True, timeout=60
-    )
+    done = subprocess.run([sys.executable, "-m", "colonies_fake", "demo"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "state SUCCESS" in done.stdout

@@ -20,7 +20,11 @@ def server_info(fake: FakeColonies) -> dict[str, Any]:
     backend = {k: v for k, v in fake.server_info_backend.items() if v not in ("", False, None)}
     backend.setdefault("type", "http")
     backend.setdefault("port", 50080)
-    return {"buildversion": "dev", "buildtime": go_time(fake.now_ns() // 1_000_000_000 * 1_000_000_000), "backends": [backend]}
+    return {
+        "buildversion": "dev",
+        "buildtime": go_time(fake.now_ns() // 1_000_000_000 * 1_000_000_000),
+        "backends": [backend],
+    }
 
 
 @handler("versionmsg", msgs.VERSION_INVALID_JSON, msgs.VERSION_MSGTYPE)

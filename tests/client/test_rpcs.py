@@ -119,7 +119,10 @@ def test_get_processes_by_state_and_filters(world: World) -> None:
     second = world.submitter.submit_function_spec(spec(label="b", priority=1)).processid
     assert [p.processid for p in world.executor.get_processes("dev", ProcessState.WAITING)] == [second, first]
     assert [p.processid for p in world.executor.get_processes("dev", ProcessState.WAITING, label="a")] == [first]
-    assert [p.processid for p in world.executor.get_processes("dev", ProcessState.WAITING, initiator="alice")] == [second, first]
+    assert [p.processid for p in world.executor.get_processes("dev", ProcessState.WAITING, initiator="alice")] == [
+        second,
+        first,
+    ]
     assert world.executor.get_processes("dev", ProcessState.RUNNING) == []  # null on the wire
 
 

@@ -186,7 +186,9 @@ class Replayer:
         after that step (``after_colony``), the others before the first step.
         """
         recorded_colonies = {
-            item["colony"] for item in self.scenario.get("world", []) if item["kind"] == "colony" and item.get("recorded")
+            item["colony"]
+            for item in self.scenario.get("world", [])
+            if item["kind"] == "colony" and item.get("recorded")
         }
         for item in self.scenario.get("world", []):
             if item.get("recorded"):
@@ -198,7 +200,11 @@ class Replayer:
                 continue
             if item["kind"] == "colony":
                 owner = self.key(item["owner"])
-                self.setup("server", "addcolonymsg", {"colony": {"colonyid": self.crypto.id(owner), "name": self.value(item["colony"])}})
+                self.setup(
+                    "server",
+                    "addcolonymsg",
+                    {"colony": {"colonyid": self.crypto.id(owner), "name": self.value(item["colony"])}},
+                )
             elif item["kind"] == "executor":
                 colony = item["colony"]
                 owner = self._owner_of(colony)
@@ -211,7 +217,11 @@ class Replayer:
                 }
                 self.setup(owner, "addexecutormsg", {"executor": executor})
                 if item.get("approved", True):
-                    self.setup(owner, "approveexecutormsg", {"colonyname": self.value(colony), "executorname": item["executorname"]})
+                    self.setup(
+                        owner,
+                        "approveexecutormsg",
+                        {"colonyname": self.value(colony), "executorname": item["executorname"]},
+                    )
             elif item["kind"] == "user":
                 colony = item["colony"]
                 user = {
@@ -278,8 +288,16 @@ class Replayer:
     def send(self, step: dict[str, Any]) -> tuple[HttpReply, float]:
         """Send a step's request; a request that blocks (a long-poll) gets server time moved on."""
         body = self.rpc_body(step)
-        timeout = (step.get("request", {}).get("payload") or {}) if isinstance(step.get("request", {}).get("payload"), dict) else {}
-        blocking = step.get("request", {}).get("payloadtype") == "assignprocessmsg" and isinstance(timeout.get("timeout"), int) and timeout["timeout"] > 0
+        timeout = (
+            (step.get("request", {}).get("payload") or {})
+            if isinstance(step.get("request", {}).get("payload"), dict)
+            else {}
+        )
+        blocking = (
+            step.get("request", {}).get("payloadtype") == "assignprocessmsg"
+            and isinstance(timeout.get("timeout"), int)
+            and timeout["timeout"] > 0
+        )
         if not blocking:
             return self.backend.post(body), 0.0
         result: list[HttpReply] = []
@@ -330,10 +348,14 @@ class Replayer:
     def compare_reply(self, step: dict[str, Any], reply: HttpReply, where: str) -> None:
         expected_http = step.get("http", {})
         if reply.status != expected_http.get("status"):
-            raise Mismatch(f"{where}: HTTP {reply.status}, recorded {expected_http.get('status')}; body {reply.body[:300]!r}")
+            raise Mismatch(
+                f"{where}: HTTP {reply.status}, recorded {expected_http.get('status')}; body {reply.body[:300]!r}"
+            )
         if reply.content_type is not None and "content_type" in expected_http:
             if reply.content_type != expected_http["content_type"]:
-                raise Mismatch(f"{where}: content type {reply.content_type!r}, recorded {expected_http['content_type']!r}")
+                raise Mismatch(
+                    f"{where}: content type {reply.content_type!r}, recorded {expected_http['content_type']!r}"
+                )
         if "body" in step:
             if reply.body.decode("utf-8", "replace") != step["body"]:
                 raise Mismatch(f"{where}: body {reply.body!r}, recorded {step['body']!r}")
@@ -363,7 +385,9 @@ class Replayer:
 
     def compare_listed(self, step: dict[str, Any], payload: Any, where: str) -> None:
         """A list filtered to this scenario's own values (e.g. colonies on a shared server)."""
-        (field, expected_items), = [(k, v) for k, v in step.items() if k not in ("step", "caller", "request", "http", "reply_is_list")]
+        ((field, expected_items),) = [
+            (k, v) for k, v in step.items() if k not in ("step", "caller", "request", "http", "reply_is_list")
+        ]
         ours = {self.bound[p] for p in self.bound if p.startswith("<colony:")}
         actual = [item for item in (payload or []) if item.get("name") in ours]
         self.match(expected_items, actual, f"reply.{field}", {}, where)
@@ -385,7 +409,7 @@ class Replayer:
         if isinstance(expected, list):
             if not isinstance(actual, list) or len(actual) != len(expected):
                 raise Mismatch(f"{where}: {path} is {_short(actual)}, recorded {_short(expected)}")
-            for i, (e, a) in enumerate(zip(expected, actual)):
+            for i, (e, a) in enumerate(zip(expected, actual, strict=True)):
                 self.match(e, a, f"{path}[{i}]", volatile, where)
             return
         if isinstance(expected, str) and _PLACEHOLDER.search(expected):
@@ -512,7 +536,11 @@ def _assign_order(replayer: Replayer) -> list[str]:
         if item["step"]["request"].get("payloadtype") != "assignprocessmsg":
             continue
         reply: HttpReply = item["reply"]
-        names.append(json.loads(base64.b64decode(_decode(reply.body)["payload"]))["spec"]["funcname"] if reply.status == 200 else f"HTTP {reply.status}")  # type: ignore[index]
+        names.append(
+            json.loads(base64.b64decode(_decode(reply.body)["payload"]))["spec"]["funcname"]
+            if reply.status == 200
+            else f"HTTP {reply.status}"
+        )  # type: ignore[index]
     return names
 
 
@@ -520,8 +548,10 @@ OBSERVATIONS: dict[str, Callable[[Replayer], Any]] = {
     "waited_at_least_0_9s": lambda r: r.history[-1]["elapsed"] >= 0.9,
     "returned_within_3s": lambda r: r.history[-1]["elapsed"] <= 3,
     "funcnames": _assign_order,
-    "equals_sha3_of_target_key_type": lambda r: _payload_of(r)["attributeid"]
-    == r.crypto.hash(f"{_payload_of(r)['targetid']}{_payload_of(r)['key']}{_payload_of(r)['attributetype']}"),
+    "equals_sha3_of_target_key_type": lambda r: (
+        _payload_of(r)["attributeid"]
+        == r.crypto.hash(f"{_payload_of(r)['targetid']}{_payload_of(r)['key']}{_payload_of(r)['attributetype']}")
+    ),
     "payload": lambda r: _decode(r.history[-1]["reply"].body)["payload"],  # type: ignore[index]
     "execdeadline_minus_starttime_s": lambda r: round(
         (_time_ns(_payload_of(r)["execdeadline"]) - _time_ns(_payload_of(r)["starttime"])) / 1e9

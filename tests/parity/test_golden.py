@@ -44,7 +44,9 @@ def _params() -> list[object]:
     for path in golden.scenario_files():
         scenario = golden.load(path)
         missing = golden.needs(scenario) - SUPPORTED
-        marks = [pytest.mark.xfail(strict=True, reason=", ".join(PENDING[m] for m in sorted(missing)))] if missing else []
+        marks = (
+            [pytest.mark.xfail(strict=True, reason=", ".join(PENDING[m] for m in sorted(missing)))] if missing else []
+        )
         params.append(pytest.param(path, id=path.stem, marks=marks))
     return params
 

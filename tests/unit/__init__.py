@@ -1,0 +1,1 @@
+"""Unit tests: one module of the packages at a time, no server, no network."""
