@@ -62,7 +62,7 @@ def test_fifo_among_equal_priorities_submitted_at_the_same_instant(fake, wc) -> 
 
 
 def test_one_priority_step_is_worth_one_day_of_waiting(fake, wc) -> None:
-    """Lowest prioritytime wins: a priority-0 process 2 days old beats a fresh priority 1, a 12-hour-old one does not."""
+    """Lowest prioritytime wins: priority 0 submitted 2 days ago beats a fresh priority 1; 12 hours ago does not."""
     old = wc.submit_function_spec(spec()).processid
     fake.clock.advance(2 * 86_400)
     fresh_high = wc.submit_function_spec(spec(priority=1)).processid
