@@ -23,9 +23,15 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib
 import os
 import secrets
 from typing import Any, Optional, Protocol
+
+import ecdsa as _ecdsa
+from ecdsa import rfc6979 as _rfc6979
+from ecdsa.ellipticcurve import INFINITY as _INFINITY
+from ecdsa.ellipticcurve import PointJacobi as _PointJacobi
 
 from colonies_sync._exceptions import InvalidPrivateKey, InvalidSignature
 
@@ -47,16 +53,16 @@ _HALF_N = _N // 2
 
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 
-_coincurve: Any
-try:  # pragma: no cover - depends on the environment
-    import coincurve as _coincurve
-except ImportError:  # pragma: no cover - depends on the environment
-    _coincurve = None
 
-import ecdsa as _ecdsa  # noqa: E402  (always available: a hard dependency)
-from ecdsa import rfc6979 as _rfc6979  # noqa: E402
-from ecdsa.ellipticcurve import INFINITY as _INFINITY  # noqa: E402
-from ecdsa.ellipticcurve import PointJacobi as _PointJacobi  # noqa: E402
+def _optional_coincurve() -> Any:
+    try:
+        return importlib.import_module("coincurve")
+    except ImportError:  # pragma: no cover - depends on the environment
+        return None
+
+
+_coincurve: Any = _optional_coincurve()
+
 
 _G = _ecdsa.SECP256k1.generator
 _CURVE = _ecdsa.SECP256k1.curve
