@@ -40,27 +40,27 @@ def _named(fake: FakeColonies, msg: dict[str, Any], nil_text: str) -> Executor:
     return executor
 
 
+def _owned(fake: FakeColonies, call: Call, msg: dict[str, Any], nil_text: str) -> Executor:
+    executor = _named(fake, msg, nil_text)
+    fake.require_colony_owner(call.caller, msg["colonyname"])
+    return executor
+
+
 @handler("approveexecutormsg", msgs.APPROVE_EXECUTOR_INVALID_JSON, msgs.APPROVE_EXECUTOR_MSGTYPE)
 def approve_executor(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
-    executor = _named(fake, msg, msgs.APPROVE_EXECUTOR_NIL)
-    fake.require_colony_owner(call.caller, msg["colonyname"])
-    executor.data["state"] = APPROVED
+    _owned(fake, call, msg, msgs.APPROVE_EXECUTOR_NIL).data["state"] = APPROVED
     return {}
 
 
 @handler("rejectexecutormsg", msgs.REJECT_EXECUTOR_INVALID_JSON, msgs.REJECT_EXECUTOR_MSGTYPE)
 def reject_executor(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
-    executor = _named(fake, msg, msgs.REJECT_EXECUTOR_NIL)
-    fake.require_colony_owner(call.caller, msg["colonyname"])
-    executor.data["state"] = REJECTED
+    _owned(fake, call, msg, msgs.REJECT_EXECUTOR_NIL).data["state"] = REJECTED
     return {}
 
 
 @handler("removeexecutormsg", msgs.REMOVE_EXECUTOR_INVALID_JSON, msgs.REMOVE_EXECUTOR_MSGTYPE)
 def remove_executor(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
-    executor = _named(fake, msg, msgs.REMOVE_EXECUTOR_NIL)
-    fake.require_colony_owner(call.caller, msg["colonyname"])
-    fake.unregister_executor(executor)
+    fake.unregister_executor(_owned(fake, call, msg, msgs.REMOVE_EXECUTOR_NIL))
     return {}
 
 

@@ -146,28 +146,29 @@ def remove_all_processes(fake: FakeColonies, call: Call, msg: dict[str, Any]) ->
     return {}
 
 
-def _assigned_to_caller(p: Process, caller: str, not_assigned: str, not_allowed: str) -> None:
+def _closable(fake: FakeColonies, call: Call, process_id: str, texts: tuple[str, str, str]) -> Process:
+    """The checks before a close, in the real order: exists (500), member, assigned, to the caller."""
+    nil, not_assigned, not_allowed = texts
+    p = _process(fake, process_id, 500, nil)
+    fake.require_membership(call.caller, p.colonyname, approved=True)
     if p.assignedexecutorid == "":
         raise Fail(403, not_assigned)
-    if p.assignedexecutorid != caller:
+    if p.assignedexecutorid != call.caller:
         raise Fail(403, not_allowed)
+    return p
 
 
 @handler("closesuccessfulmsg", msgs.CLOSE_OK_INVALID_JSON, msgs.CLOSE_OK_MSGTYPE)
 def close_successful(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
-    p = _process(fake, msg["processid"], 500, msgs.CLOSE_OK_NIL)
-    fake.require_membership(call.caller, p.colonyname, approved=True)
-    _assigned_to_caller(p, call.caller, msgs.CLOSE_OK_NOT_ASSIGNED, msgs.CLOSE_OK_NOT_ALLOWED)
-    fake.procs.close_successful(p, msg["out"])
+    texts = (msgs.CLOSE_OK_NIL, msgs.CLOSE_OK_NOT_ASSIGNED, msgs.CLOSE_OK_NOT_ALLOWED)
+    fake.procs.close_successful(_closable(fake, call, msg["processid"], texts), msg["out"])
     return {}
 
 
 @handler("closefailedmsg", msgs.CLOSE_FAILED_INVALID_JSON, msgs.CLOSE_FAILED_MSGTYPE)
 def close_failed(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
-    p = _process(fake, msg["processid"], 500, msgs.CLOSE_FAILED_NIL)
-    fake.require_membership(call.caller, p.colonyname, approved=True)
-    _assigned_to_caller(p, call.caller, msgs.CLOSE_FAILED_NOT_ASSIGNED, msgs.CLOSE_FAILED_NOT_ALLOWED)
-    fake.procs.close_failed(p, msg["errors"])
+    texts = (msgs.CLOSE_FAILED_NIL, msgs.CLOSE_FAILED_NOT_ASSIGNED, msgs.CLOSE_FAILED_NOT_ALLOWED)
+    fake.procs.close_failed(_closable(fake, call, msg["processid"], texts), msg["errors"])
     return {}
 
 
