@@ -10,11 +10,13 @@ It models the real server's rules (authorisation, the process state machine,
 assign, deadlines and their error texts) and answers the same envelopes.
 """
 
+from colonies_fake._channels import ChannelLimits
 from colonies_fake._clock import Clock, FakeClock, RealClock
 from colonies_fake._core import ColonyKeys, ExecutorKeys, FakeColonies, Faults, Reply, UserKeys
 from colonies_fake._transport import InProcessTransport
 
 __all__ = [
+    "ChannelLimits",
     "Clock",
     "ColonyKeys",
     "ExecutorKeys",

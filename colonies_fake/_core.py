@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional
 import attrs
 
 from colonies_fake import _messages as msgs
+from colonies_fake._channels import ChannelLimits, ChannelRouter
 from colonies_fake._clock import Clock, FakeClock
 from colonies_fake._errors import EmptyReply, Fail, FakeClosed
 from colonies_fake._gojson import GoJSONError, decode_message, dumps, go_b64decode, parse
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from colonies_sync import ColoniesClient
     from colonies_sync import Executor as ExecutorModel
     from colonies_sync import Log as LogModel
+    from colonies_sync import MsgEntry as MsgEntryModel
     from colonies_sync import Process as ProcessModel
 
 __all__ = ["ColonyKeys", "ExecutorKeys", "FakeColonies", "Faults", "Reply", "UserKeys"]
@@ -175,13 +177,17 @@ class FakeColonies:
         server_prvkey: Optional[str] = None,
         rate_limit: bool = True,
         *,
+        limits: Optional[ChannelLimits] = None,
         crypto: Optional[Crypto] = None,
     ) -> None:
         self.crypto = crypto or Crypto()
         self.clock: Clock = clock if clock is not None else FakeClock()
         self.server_prvkey = server_prvkey or self.crypto.generate_private_key()
         self.server_id = self.crypto.id(self.server_prvkey)
+        #: Whether channel appends are rate-limited per process, as on the real server.
         self.rate_limit = rate_limit
+        #: Channel limits; the defaults are the real server's.
+        self.limits = limits or ChannelLimits()
         self.faults = Faults()
         self.errors: list[BaseException] = []
         #: What ``getserverinfomsg`` reports as the HTTP backend (the served fake sets the port).
@@ -199,6 +205,7 @@ class FakeColonies:
         self._executors_by_id: dict[str, list[Executor]] = {}  # insertion order = database row order
         self._users: dict[tuple[str, str], User] = {}  # (colony, name)
         self.procs = ProcessTable(self)
+        self.channels = ChannelRouter(self.clock, self.limits, lambda: self.rate_limit)
         self._logs_by_process: dict[str, list[Log]] = {}
         self._logs_by_executor: dict[str, list[Log]] = {}
 
@@ -545,6 +552,16 @@ class FakeColonies:
 
         with self._lock:
             return [LogModel.from_dict(log.render()) for log in self._logs_by_process.get(process_id, [])]
+
+    def channel_log(self, process_id: str, name: str) -> list[MsgEntryModel]:
+        """The entries of a channel in log order, as a reader would get them; ``KeyError`` if it does not exist."""
+        from colonies_sync import MsgEntry as MsgEntryModel
+
+        with self._lock:
+            channel = self.channels.channels_of(process_id).get(name)
+            if channel is None:
+                raise KeyError((process_id, name))
+            return [MsgEntryModel.from_dict(_roundtrip(entry.render())) for entry in channel.log]
 
     def add_log_record(self, log: Log) -> None:
         """Store a log line under its process and its executor's name."""

@@ -233,6 +233,21 @@ def attribute_not_executor(executor_id: str) -> str:
     return f"Failed to add attribute, only executor with id <{executor_id}> is allowed to set attributes"
 
 
+# --- channels (PROTOCOL.md 5.8 and 8) ----------------------------------------------------
+APPEND_INVALID_JSON = "Failed to append to channel, invalid JSON"
+APPEND_MSGTYPE = "Failed to append to channel, msg.MsgType does not match payloadType"
+READ_INVALID_JSON = "Failed to read from channel, invalid JSON"
+READ_MSGTYPE = "Failed to read from channel, msg.MsgType does not match payloadType"
+PROCESS_NOT_FOUND = "Process not found"
+CHANNEL_NOT_FOUND = "Channel not found"
+TOO_MANY_CHANNELS = "process has too many channels"
+PAYLOAD_TOO_LARGE = "message payload exceeds maximum size"
+NOT_AUTHORIZED_WRITE = "Not authorized to write to channel"
+NOT_AUTHORIZED_READ = "Not authorized to read from channel"
+NOT_AUTHORIZED_SUBSCRIBE = "Not authorized to subscribe to channel"
+RATE_LIMITED = "rate limit exceeded"
+CHANNEL_FULL = "channel log is full"
+
 # --- functions ------------------------------------------------------------------------
 GET_FUNCTIONS_INVALID_JSON = "Failed to get functions, invalid JSON"
 GET_FUNCTIONS_MSGTYPE = "Failed to get functions, msg.MsgType does not match payloadType"

@@ -144,6 +144,7 @@ class ProcessTable:
             )
         self._by_id[pid] = p
         self._by_colony.setdefault(p.colonyname, {})[pid] = p
+        self._fake.channels.create_for(p)
         self._arm_wait_deadline(p)
         reply = p.render()
         self._became_waiting(p)
@@ -226,6 +227,7 @@ class ProcessTable:
         if p.spec["maxexectime"] > 0:
             p.execdeadline = db_time(now + p.spec["maxexectime"] * _NS)
         p.generation += 1
+        self._fake.channels.set_executor(p)
         reply = p.render()
         self._set_attribute_state(p)
         if p.spec["maxexectime"] != -1:
@@ -266,6 +268,7 @@ class ProcessTable:
     def _ended(self, p: Process) -> None:
         p.generation += 1
         self._set_attribute_state(p)
+        self._fake.channels.cleanup(p.processid)
 
     def _release(self, p: Process) -> None:
         """An exec deadline passed with retries left: back to WAITING (PROTOCOL.md 7.1)."""

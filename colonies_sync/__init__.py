@@ -8,6 +8,7 @@
 Everything public is importable from here; the modules behind it are private.
 """
 
+from colonies_sync._channel import Channel
 from colonies_sync._client import ColoniesClient
 from colonies_sync._crypto import Crypto
 from colonies_sync._exceptions import (
@@ -57,6 +58,7 @@ __all__ = [
     "Attribute",
     "AttributeType",
     "BadRequest",
+    "Channel",
     "ChannelFull",
     "ChannelNotFound",
     "ColoniesClient",

@@ -10,9 +10,11 @@ never retries on its own: none of the RPCs is idempotent in general.
 
 from __future__ import annotations
 
+import base64
 import os
 from typing import Any, Mapping, Optional, Sequence, Union
 
+from colonies_sync._channel import Channel
 from colonies_sync._crypto import Crypto
 from colonies_sync._models import (
     Attribute,
@@ -21,6 +23,7 @@ from colonies_sync._models import (
     Executor,
     FunctionSpec,
     Log,
+    MsgEntry,
     Process,
     ProcessState,
     ServerInfo,
@@ -443,6 +446,79 @@ class ColoniesClient:
     def get_attribute(self, attribute_id: str, *, prvkey: Optional[str] = None) -> Attribute:
         """An attribute by id (approved members)."""
         return Attribute.from_dict(self.rpc("getattributemsg", {"attributeid": attribute_id}, prvkey=prvkey))
+
+    # --- channels -----------------------------------------------------------------------
+
+    def channel(self, process_id: str, name: str) -> Channel:
+        """A :class:`Channel` handle that numbers its appends itself (the easy way to use channels)."""
+        return Channel(self, process_id, name)
+
+    def channel_append(
+        self,
+        process_id: str,
+        channel: str,
+        sequence: int,
+        in_reply_to: int,
+        payload: Union[str, bytes],
+        payload_type: str = "",
+        *,
+        prvkey: Optional[str] = None,
+    ) -> None:
+        """Append one entry to a channel (the process's submitter or its executor only).
+
+        ``payload`` may be text (sent as UTF-8) or bytes; it travels as base64.
+        ``sequence`` is yours to choose, but keep each sender's sequences
+        increasing: the server sorts a sender's entries by it, and an entry with a
+        smaller sequence than earlier ones moves in front of them and shifts the
+        log positions readers count. ``in_reply_to`` names the sequence of the
+        entry this one answers (0 for none). ``payload_type`` is ``""`` (stored as
+        ``"data"``), ``"data"``, ``"end"`` or ``"error"``. :meth:`channel` numbers
+        appends for you.
+        """
+        if payload_type not in _PAYLOAD_TYPES:
+            raise ValueError(f"payload_type must be one of {_PAYLOAD_TYPES}, not {payload_type!r}")
+        fields: dict[str, Any] = {
+            "processid": process_id,
+            "name": channel,
+            "sequence": int(sequence),
+            "payload": base64.b64encode(_payload_bytes(payload)).decode("ascii"),
+        }
+        if in_reply_to:
+            fields["inreplyto"] = int(in_reply_to)
+        if payload_type:
+            fields["payloadtype"] = payload_type
+        self.rpc("channelappendmsg", fields, prvkey=prvkey)
+
+    def channel_read(
+        self,
+        process_id: str,
+        channel: str,
+        after_seq: int = 0,
+        limit: int = 100,
+        *,
+        prvkey: Optional[str] = None,
+    ) -> list[MsgEntry]:
+        """Entries of a channel from a log *position* on, at most ``limit`` (``0`` means all).
+
+        ``after_seq`` is an index into the log, **not** a sequence number: the
+        server skips the first ``after_seq`` entries, whoever wrote them and
+        whatever their sequences. The wire name and older SDK docs say otherwise;
+        the real server counts positions (PROTOCOL.md 8.5). To poll for new
+        entries, pass the number of entries you have already read.
+        """
+        fields = {"processid": process_id, "name": channel, "afterseq": int(after_seq), "limit": int(limit)}
+        return [MsgEntry.from_dict(e) for e in self._list("channelreadmsg", fields, prvkey)]
+
+
+_PAYLOAD_TYPES = ("", "data", "end", "error")
+
+
+def _payload_bytes(payload: Union[str, bytes, bytearray, memoryview]) -> bytes:
+    if isinstance(payload, str):
+        return payload.encode("utf-8")
+    if isinstance(payload, (bytes, bytearray, memoryview)):
+        return bytes(payload)
+    raise TypeError(f"a channel payload must be str or bytes, not {type(payload).__name__}")
 
 
 def _as_list(value: Optional[Sequence[Any]], name: str) -> list[Any]:

@@ -47,6 +47,7 @@ def handler(msgtype: str, invalid_json: str, msgtype_mismatch: str) -> Callable[
 
 from colonies_fake._handlers import (  # noqa: E402  (registration happens on import)
     attributes,
+    channels,
     colonies,
     executors,
     logs,
@@ -57,4 +58,4 @@ from colonies_fake._handlers import (  # noqa: E402  (registration happens on im
 from colonies_fake._handlers.server import server_info  # noqa: E402
 
 __all__ += []
-del attributes, colonies, executors, logs, processes, users, server
+del attributes, channels, colonies, executors, logs, processes, users, server

@@ -179,12 +179,14 @@ class Replayer:
 
     # --- the world --------------------------------------------------------------------
 
-    def build_world(self, after_colony: Optional[str] = None) -> None:
+    def build_world(self, after_colony: Optional[str] = None, role: Optional[str] = None) -> None:
         """Create the world's unrecorded items.
 
         Items of a colony whose creation is itself a recorded step are made right
-        after that step (``after_colony``), the others before the first step.
+        after that step (``after_colony``), items in ``WORLD_LATER`` before the
+        step named there (``role``), the others before the first step.
         """
+        later = WORLD_LATER.get(self.name, {})
         recorded_colonies = {
             item["colony"]
             for item in self.scenario.get("world", [])
@@ -194,7 +196,10 @@ class Replayer:
             if item.get("recorded"):
                 continue
             colony_of_item = item["colony"]
-            if (colony_of_item in recorded_colonies) != (after_colony is not None) or (
+            if role is not None or item.get("role") in later:
+                if item.get("role") != role:
+                    continue
+            elif (colony_of_item in recorded_colonies) != (after_colony is not None) or (
                 after_colony is not None and colony_of_item != after_colony
             ):
                 continue
@@ -237,6 +242,9 @@ class Replayer:
 
     def run_unrecorded(self, before: str) -> None:
         """Steps the runner made without recording them, placed before the step named ``before``."""
+        for role, step_name in WORLD_LATER.get(self.name, {}).items():
+            if before and step_name == before:
+                self.build_world(role=role)
         for step in UNRECORDED.get(self.name, {}).get(before, []):
             message = {"msgtype": step["payloadtype"], **self.fill(step["payload"])}
             env = self.envelope(step["payloadtype"], json.dumps(message), self.key(step["caller"]))
@@ -613,6 +621,15 @@ UNRECORDED: dict[str, dict[str, list[dict[str, Any]]]] = {
         ]
     },
     "assign_priority_order": {"assign #5": [_ASSIGN, _ASSIGN, _ASSIGN]},
+}
+
+
+# World items that a scenario's steps show were created later than the world
+# list implies, by role, with the step they came before. empty_lists: its first
+# step is named "executors of a colony without executors" and the recorded
+# reply is null, so exec-a was added after it.
+WORLD_LATER: dict[str, dict[str, str]] = {
+    "empty_lists": {"exec-a": "waiting processes"},
 }
 
 

@@ -16,7 +16,7 @@ from tests.parity import golden
 
 # What the in-process backend can replay so far; scenarios needing more are
 # expected to fail (strictly) until the feature lands.
-SUPPORTED = {"channels"} - {"channels"}
+SUPPORTED = {"channels"}
 PENDING = {"channels": "channels are the next issue", "ws": "the WebSocket front end is a later issue"}
 
 

@@ -1,0 +1,144 @@
+"""Channel: a handle on one channel of one process, with its own sequence numbers.
+
+A channel log is shared by the process's submitter and its executor. The server
+keeps each sender's entries ordered by ``sequence``: an entry appended with a
+smaller sequence than that sender's earlier ones is moved in front of them,
+which shifts the log positions that readers count (PROTOCOL.md 8.4). So every
+append of one sender must use a larger sequence than all its earlier ones, even
+across handles, threads and restarts.
+
+The scheme: a sequence number is the current time in microseconds since the
+epoch, made strictly increasing per sender key by one process-wide lock
+(``max(now_us, last + 1)``). Any number of handles in a program then interleave
+safely, and a restarted program continues above what it wrote before (its
+clock has moved on). Numbers stay below 2**53, so JavaScript readers (the
+TypeScript client) see them exactly.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING, Union
+
+from colonies_sync._exceptions import WaitTimeout
+from colonies_sync._models import MsgEntry
+
+if TYPE_CHECKING:
+    from colonies_sync._client import ColoniesClient
+
+__all__ = ["Channel", "next_sequence"]
+
+_sequence_lock = threading.Lock()
+_last_sequence: dict[str, int] = {}
+
+Payload = Union[str, bytes]
+
+
+def next_sequence(sender_id: str) -> int:
+    """The next sequence number for ``sender_id``: microseconds since the epoch, strictly increasing."""
+    now = time.time_ns() // 1000
+    with _sequence_lock:
+        value = max(now, _last_sequence.get(sender_id, 0) + 1)
+        _last_sequence[sender_id] = value
+    return value
+
+
+class Channel:
+    """One channel of one process, as seen by the client's key.
+
+    Obtain it with :meth:`ColoniesClient.channel`. ``append`` picks the sequence
+    number itself (see the module docs) and returns it; ``request`` sends and
+    waits for the other side's reply.
+    """
+
+    def __init__(self, client: ColoniesClient, process_id: str, name: str) -> None:
+        self.client = client
+        self.process_id = process_id
+        self.name = name
+        self._scan_from = 0  # a log position before which this handle's future entries cannot be
+
+    def __repr__(self) -> str:
+        return f"Channel(process_id={self.process_id!r}, name={self.name!r})"
+
+    def _sender(self) -> str:
+        sender = self.client.id
+        if sender is None:
+            raise ValueError("the client has no private key: a channel append must be signed")
+        return sender
+
+    def append(self, payload: Payload, in_reply_to: int = 0, *, payload_type: str = "") -> int:
+        """Append ``payload`` (text is sent as UTF-8) and return the sequence number used."""
+        sequence = next_sequence(self._sender())
+        self.client.channel_append(self.process_id, self.name, sequence, in_reply_to, payload, payload_type)
+        return sequence
+
+    def end(self, payload: Payload = b"", in_reply_to: int = 0) -> int:
+        """Append an entry of type ``"end"``: the conventional end of a stream."""
+        return self.append(payload, in_reply_to, payload_type="end")
+
+    def error(self, message: str, in_reply_to: int = 0) -> int:
+        """Append an entry of type ``"error"`` carrying ``message``: a stream that failed."""
+        return self.append(message, in_reply_to, payload_type="error")
+
+    def read(self, after: int = 0, limit: int = 100) -> list[MsgEntry]:
+        """Entries from log position ``after`` on, at most ``limit`` (all with ``limit=0``).
+
+        ``after`` is a position in the log (how many entries to skip), not a
+        sequence number: to read on incrementally, add ``len()`` of what you got.
+        """
+        return self.client.channel_read(self.process_id, self.name, after_seq=after, limit=limit)
+
+    def request(
+        self,
+        payload: Payload,
+        timeout: float = 30.0,
+        *,
+        poll_interval: float = 0.05,
+        max_poll_interval: float = 0.5,
+    ) -> MsgEntry:
+        """Append ``payload`` and return the other side's reply to it.
+
+        The reply is the first entry after ours in log order, written by another
+        sender, whose ``inreplyto`` is the sequence we used. Polls with reads,
+        backing off from ``poll_interval`` to ``max_poll_interval`` seconds.
+        Raises :class:`~colonies_sync.WaitTimeout` if none comes within ``timeout``.
+        """
+        return self.wait_reply(
+            self.append(payload), timeout, poll_interval=poll_interval, max_poll_interval=max_poll_interval
+        )
+
+    def wait_reply(
+        self,
+        sequence: int,
+        timeout: float = 30.0,
+        *,
+        poll_interval: float = 0.05,
+        max_poll_interval: float = 0.5,
+    ) -> MsgEntry:
+        """Wait for the other side's reply to our entry ``sequence`` (see :meth:`request`)."""
+        me = self._sender()
+        deadline = time.monotonic() + timeout
+        interval = poll_interval
+        start = self._scan_from  # our newest entry is at or after this position
+        found_ours = False
+        pause = threading.Event()
+        while True:
+            entries = self.read(after=start, limit=0)
+            for offset, entry in enumerate(entries):
+                if not found_ours:
+                    if entry.senderid == me and entry.sequence == sequence:
+                        found_ours = True
+                        start += offset  # later polls start at our entry
+                        self._scan_from = max(self._scan_from, start)
+                    continue
+                if entry.senderid != me and entry.inreplyto == sequence:
+                    return entry
+            if not found_ours and start:
+                start = 0  # an older entry of ours (waited for late): look from the start
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise WaitTimeout(f"no reply to sequence {sequence} on channel {self.name!r} within {timeout:g} s")
+            pause.wait(min(interval, remaining))
+            interval = min(interval * 2, max_poll_interval)
