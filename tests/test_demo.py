@@ -15,7 +15,7 @@ def test_demo_prints_the_lifecycle_and_the_streamed_chat() -> None:
     lines = out.getvalue().splitlines()
     text = "\n".join(lines)
     assert "submitted" in text and "with channel 'chat' -> state WAITING" in text
-    assert f"alice    > {QUESTION}" in lines
+    assert f"  alice    > {QUESTION}" in lines
     assert "assigned" in text and "state RUNNING" in text
     assert any(line.endswith("(a reply to alice)") for line in lines)
     streamed = [line.split("> ", 1)[1] for line in lines if line.startswith("  worker   > ")]
