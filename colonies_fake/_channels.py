@@ -115,17 +115,19 @@ class Channel:
 
 
 class _Bucket:
-    """A token bucket on the fake's clock: starts full."""
+    """A token bucket on the fake's clock: starts full. Times in integer nanoseconds, so that
+    0.01 s at 100 tokens/s is exactly one token (float seconds at epoch scale are not exact)."""
 
     __slots__ = ("tokens", "updated")
 
-    def __init__(self, capacity: int, now: float) -> None:
+    def __init__(self, capacity: int, now_ns: int) -> None:
         self.tokens = float(capacity)
-        self.updated = now
+        self.updated = now_ns
 
-    def take(self, now: float, capacity: int, rate: float) -> bool:
-        self.tokens = min(float(capacity), self.tokens + max(0.0, now - self.updated) * rate)
-        self.updated = now
+    def take(self, now_ns: int, capacity: int, rate: float) -> bool:
+        elapsed = max(0, now_ns - self.updated)
+        self.tokens = min(float(capacity), self.tokens + elapsed * rate / 1e9)
+        self.updated = now_ns
         if self.tokens >= 1.0:
             self.tokens -= 1.0
             return True
@@ -189,7 +191,7 @@ class ChannelRouter:
         if not channel.may_use(caller):
             raise Fail(403, msgs.NOT_AUTHORIZED_WRITE)
         if self._rate_limit():
-            now = self._clock.time()
+            now = self._clock.time_ns()
             bucket = self._buckets.get(channel.processid)
             if bucket is None:
                 bucket = self._buckets[channel.processid] = _Bucket(self.limits.rate_burst, now)

@@ -204,7 +204,7 @@ class FakeColonies:
         self._executors: dict[tuple[str, str], Executor] = {}  # (colony, name)
         self._executors_by_id: dict[str, list[Executor]] = {}  # insertion order = database row order
         self._users: dict[tuple[str, str], User] = {}  # (colony, name)
-        self.procs = ProcessTable(self)
+        self.procs = ProcessTable(self, self._lock, self._changed)
         self.channels = ChannelRouter(self.clock, self.limits, lambda: self.rate_limit)
         self._logs_by_process: dict[str, list[Log]] = {}
         self._logs_by_executor: dict[str, list[Log]] = {}
@@ -219,8 +219,10 @@ class FakeColonies:
             self._closed = True
             self._closed_event.set()
             self.procs.stop()
-            self.procs.wake_all()
         self.clock.remove_listener(self._on_clock_jump)
+        join = getattr(self.clock, "join", None)
+        if join is not None:  # a RealClock's scheduler thread ends once no timer is pending
+            join(1.0)
 
     @property
     def closed(self) -> bool:
@@ -228,13 +230,13 @@ class FakeColonies:
         return self._closed
 
     def reset(self) -> None:
-        """Forget every colony, executor, user, process and log; keep the server key and clock.
+        """Forget every colony, executor, user, process, channel and log; keep the server key and clock.
 
-        Blocked requests are ended as by :meth:`close`, but the fake stays usable.
+        Blocked requests end as their connections would on a restarted server
+        (``FakeClosed``); the fake itself stays open.
         """
         with self._lock:
-            self.procs.wake_all()
-            self.procs.stop()
+            self.procs.stop(retire=True)
             self._init_state()
             self.faults.clear()
             self.errors.clear()
@@ -410,7 +412,7 @@ class FakeColonies:
         return colony
 
     def delete_colony(self, name: str) -> None:
-        """Remove a colony with its executors, users, processes and logs (not its channels)."""
+        """Remove a colony with its executors, users, processes and logs (not its channels, as for real)."""
         self._colonies.pop(name, None)
         for key in [k for k in self._executors if k[0] == name]:
             executor = self._executors.pop(key)
@@ -423,6 +425,13 @@ class FakeColonies:
             del self._users[key]
         for p in self.procs.of_colony(name):
             self.procs.delete(p)
+        for index in (self._logs_by_process, self._logs_by_executor):
+            for owner, logs in list(index.items()):
+                kept = [log for log in logs if log.colonyname != name]
+                if kept:
+                    index[owner] = kept
+                else:
+                    del index[owner]
 
     def store_executor(self, data: dict[str, Any]) -> Executor:
         """Add an executor row (checks are the caller's job); ids may repeat, as in the real database."""

@@ -12,6 +12,7 @@ except the timer callback, which the clock calls from outside.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -43,8 +44,11 @@ _DAY_NS = 86_400 * _NS
 class ProcessTable:
     """Every process of a fake, and the rules that move them."""
 
-    def __init__(self, fake: FakeColonies) -> None:
+    def __init__(self, fake: FakeColonies, lock: threading.RLock, changed: threading.Condition) -> None:
         self._fake = fake
+        self._lock = lock
+        self._changed = changed  # notified whenever a waiter comes or goes (tests wait on it)
+        self._retired = False  # set by a reset: blocked requests on this table give up
         self._seq = 0
         self._by_id: dict[str, Process] = {}
         self._by_colony: dict[str, dict[str, Process]] = {}
@@ -62,7 +66,11 @@ class ProcessTable:
         return list(self._by_id.values())
 
     def unregister(self, executor_id: str) -> None:
-        """An executor was removed: its RUNNING processes go back to WAITING (a plain database update)."""
+        """An executor was removed: its RUNNING processes go back to WAITING.
+
+        The real server does this with a plain database update: no event wakes
+        a blocked assign, and the wait deadline stays as it was.
+        """
         for p in list(self._by_id.values()):
             if p.state == RUNNING and p.assignedexecutorid == executor_id:
                 p.state = _transition(p, "unregister")
@@ -72,13 +80,20 @@ class ProcessTable:
                 p.endtime = None
                 p.generation += 1
                 self._set_attribute_state(p)
-                self._became_waiting(p)
+                self._waiting.add(p)
+                self._arm_wait_deadline(p)
 
-    def stop(self) -> None:
-        """Cancel the deadline timer (the fake is closing or resetting)."""
+    def stop(self, *, retire: bool = False) -> None:
+        """Cancel the deadline timer and wake every blocked assign (the fake closes or resets).
+
+        With ``retire`` the blocked requests end with ``FakeClosed``, as their
+        connections would on a restarted server; without it they look again.
+        """
+        self._retired = self._retired or retire
         if self._deadline_timer is not None:
             self._deadline_timer.cancel()
             self._deadline_timer = None
+        self.wake_all()
 
     def waiting_count(self, colony: Optional[str] = None) -> int:
         """How many assign long-polls are blocked (in one colony)."""
@@ -182,10 +197,10 @@ class ProcessTable:
                 if paused:
                     raise Fail(408, msgs.ASSIGN_PAUSED_TIMEOUT)
                 break
-            waiter = Waiter(executor, colony, cpu_limit, mem_limit, self._fake._lock)
+            waiter = Waiter(executor, colony, cpu_limit, mem_limit, deadline, self._lock)
             key = (colony, executor.executortype)
             self._waiters.setdefault(key, []).append(waiter)
-            self._fake._changed.notify_all()
+            self._changed.notify_all()
             try:
                 deadline.wait(waiter.cond)
             finally:
@@ -194,32 +209,48 @@ class ProcessTable:
                     waiters.remove(waiter)
                 if not waiters:
                     self._waiters.pop(key, None)
-                self._fake._changed.notify_all()
+                self._changed.notify_all()
             if waiter.reply is not None:
                 return waiter.reply
-            # Woken by a resume, a clock jump, a reset or close: look again.
+            if self._retired:
+                raise FakeClosed("the fake server was reset")
+            if deadline.expired():  # as the real loop: a passed deadline ends it before another look
+                if paused:
+                    raise Fail(408, msgs.ASSIGN_PAUSED_TIMEOUT)
+                break
+            # Woken by a resume, a clock jump or close: look again.
         raise Fail(404, msgs.NO_PROCESS_AVAILABLE)
 
     def _became_waiting(self, p: Process) -> None:
-        """A process entered WAITING: hand it to one matching blocked assign, else queue it."""
-        colony = self._fake.colony(p.colonyname)
-        if colony is not None and not colony.paused:
-            for waiter in self._waiters.get((p.colonyname, p.executortype), ()):
-                if waiter.accepts(p):
-                    waiter.reply = self._assign(p, waiter.executor, indexed=False)
-                    waiter.cond.notify()
-                    return
-        self._waiting.add(p)
+        """A process entered WAITING: queue it, and wake one blocked assign that can take work.
 
-    def _assign(self, p: Process, executor: Executor, indexed: bool = True) -> dict[str, Any]:
+        The real server's event wakes exactly one waiting assign (PROTOCOL.md
+        7.4), which then selects as any assign does: the highest-priority
+        process it matches, not necessarily ``p``. The fake wakes the first
+        waiter that has something to take, and hands its selection over
+        directly, so no other request can slip in between.
+        """
+        self._waiting.add(p)
+        colony = self._fake.colony(p.colonyname)
+        if colony is None or colony.paused:
+            return
+        for waiter in self._waiters.get((p.colonyname, p.executortype), ()):
+            if not waiter.open():
+                continue
+            chosen = self.select(waiter.executor, waiter.colonyname, waiter.cpu_limit, waiter.mem_limit)
+            if chosen is not None:
+                waiter.reply = self._assign(chosen, waiter.executor)
+                waiter.cond.notify()
+                return
+
+    def _assign(self, p: Process, executor: Executor) -> dict[str, Any]:
         """Give ``p`` to ``executor``; returns the assign reply.
 
         The real reply shows the attributes as they were before their state is
         updated to RUNNING.
         """
         now = self._fake.now_ns()
-        if indexed:
-            self._waiting.remove(p)
+        self._waiting.remove(p)
         p.state = _transition(p, "assign")
         p.isassigned = True
         p.assignedexecutorid = executor.executorid
@@ -244,7 +275,6 @@ class ProcessTable:
 
     def close_failed(self, p: Process, errors: Optional[list[str]]) -> None:
         """To FAILED with ``errors`` (``None`` is stored as null), or ``Fail(400)``."""
-        _transition(p, "fail")
         self._fail(p, errors)
 
     def cancel(self, p: Process) -> None:
@@ -329,7 +359,7 @@ class ProcessTable:
             self._deadline_timer = self._fake.clock.call_at(due, self._fire_deadlines)
 
     def _fire_deadlines(self) -> None:
-        with self._fake._lock:
+        with self._lock:
             self._deadline_timer = None
             try:
                 for kind, pid, generation in self._deadlines.pop_due(self._fake.clock.time()):
@@ -348,7 +378,7 @@ class ProcessTable:
                 self._fake.errors.append(exc)
             finally:
                 self._schedule_deadlines()
-                self._fake._changed.notify_all()
+                self._changed.notify_all()
 
     # --- waking blocked requests ---------------------------------------------------------
 
@@ -357,7 +387,7 @@ class ProcessTable:
         for waiters in self._waiters.values():
             for waiter in waiters:
                 waiter.cond.notify()
-        self._fake._changed.notify_all()
+        self._changed.notify_all()
 
     def wake_colony(self, colony: str) -> None:
         """Make the blocked assigns of one colony look again (after a resume)."""

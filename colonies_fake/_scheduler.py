@@ -18,6 +18,7 @@ import itertools
 import threading
 from typing import Any, Callable, Optional
 
+from colonies_fake._clock import Deadline
 from colonies_fake._records import Executor, Process
 
 __all__ = ["DeadlineQueue", "Waiter", "WaitingIndex", "matches"]
@@ -75,35 +76,32 @@ class WaitingIndex:
     def __len__(self) -> int:
         return sum(len(v) for v in self._by_key.values())
 
-    def clear(self) -> None:
-        self._by_key.clear()
-
 
 class Waiter:
     """An assign long-poll blocked until a process is handed to it or its deadline passes."""
 
-    __slots__ = ("executor", "colonyname", "cpu_limit", "mem_limit", "cond", "reply", "seq")
-
-    _seq = itertools.count()
+    __slots__ = ("executor", "colonyname", "cpu_limit", "mem_limit", "deadline", "cond", "reply")
 
     def __init__(
-        self, executor: Executor, colonyname: str, cpu_limit: int, mem_limit: int, lock: threading.RLock
+        self,
+        executor: Executor,
+        colonyname: str,
+        cpu_limit: int,
+        mem_limit: int,
+        deadline: Deadline,
+        lock: threading.RLock,
     ) -> None:
         self.executor = executor
         self.colonyname = colonyname
         self.cpu_limit = cpu_limit
         self.mem_limit = mem_limit
+        self.deadline = deadline
         self.cond = threading.Condition(lock)
         self.reply: Optional[dict[str, Any]] = None  # the assign reply once a process is handed over
-        self.seq = next(self._seq)
 
-    def accepts(self, p: Process) -> bool:
-        return (
-            self.reply is None
-            and p.colonyname == self.colonyname
-            and p.executortype == self.executor.executortype
-            and matches(p, self.executor, self.cpu_limit, self.mem_limit)
-        )
+    def open(self) -> bool:
+        """Still waiting: nothing handed over yet and the deadline not passed."""
+        return self.reply is None and not self.deadline.expired()
 
 
 EXEC, WAIT = 0, 1  # RUNNING processes are checked before WAITING ones in each tick
@@ -129,9 +127,3 @@ class DeadlineQueue:
             _, kind, _, pid, generation = heapq.heappop(self._heap)
             due.append((kind, pid, generation))
         return due
-
-    def clear(self) -> None:
-        self._heap.clear()
-
-    def __len__(self) -> int:
-        return len(self._heap)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from colonies_fake import _messages as msgs
 from colonies_fake._handlers import handler
-from colonies_fake._records import CANCELLED, FAILED, RUNNING, SUCCESS, WAITING, go_time
+from colonies_fake._records import APPROVED, CANCELLED, FAILED, RUNNING, SUCCESS, UNREGISTERED, WAITING, go_time
 
 if TYPE_CHECKING:
     from colonies_fake._core import Call, FakeColonies
@@ -33,23 +33,23 @@ def version(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
 
 
 def _statistics(fake: FakeColonies, colony: str | None) -> dict[str, int]:
-    counts = {WAITING: 0, RUNNING: 0, SUCCESS: 0, FAILED: 0, CANCELLED: 0}
+    """The real ``core.Statistics``; cancelled processes and workflows are not counted there."""
     colonies = [colony] if colony is not None else [c.name for c in fake.colonies()]
-    executors = 0
+    counts = {WAITING: 0, RUNNING: 0, SUCCESS: 0, FAILED: 0, CANCELLED: 0}
+    executors = [e for name in colonies for e in fake.executors_of(name)]
     for name in colonies:
         for p in fake.procs.of_colony(name):
             counts[p.state] += 1
-        executors += len(fake.executors_of(name))
     return {
         "colonies": len(colonies),
-        "executors": executors,
-        "activeexecutors": executors,
-        "unregisteredexecutors": 0,
+        "executors": len(executors),
+        "activeexecutors": sum(1 for e in executors if e.state == APPROVED),
+        "unregisteredexecutors": sum(1 for e in executors if e.state == UNREGISTERED),
         "waitingprocesses": counts[WAITING],
         "runningprocesses": counts[RUNNING],
         "successfulprocesses": counts[SUCCESS],
         "failedprocesses": counts[FAILED],
-        "cancelledprocesses": counts[CANCELLED],
+        "cancelledprocesses": 0,
         "waitingworkflows": 0,
         "runningworkflows": 0,
         "successfulworkflows": 0,

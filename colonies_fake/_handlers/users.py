@@ -18,8 +18,7 @@ def add_user(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
     if user is None:
         raise Fail(400, msgs.ADD_USER_NIL)
     colony = user["colonyname"]
-    if fake.colony(colony) is None:
-        raise Fail(400, msgs.colony_missing(colony))
+    _existing_colony(fake, colony)
     fake.require_colony_owner(call.caller, colony)
     if fake.user_by_name(colony, user["name"]) is not None:
         raise Fail(400, msgs.user_name_exists(user["name"], colony))
@@ -27,14 +26,22 @@ def add_user(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
     return fake.store_user(user).render()
 
 
+def _existing_colony(fake: FakeColonies, name: str) -> None:
+    # The user handlers look the colony up first, with a 400 (not the validator's 403).
+    if fake.colony(name) is None:
+        raise Fail(400, msgs.colony_missing(name))
+
+
 @handler("getusersmsg", msgs.GET_USERS_INVALID_JSON, msgs.GET_USERS_MSGTYPE)
 def get_users(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
+    _existing_colony(fake, msg["colonyname"])
     fake.require_membership(call.caller, msg["colonyname"], approved=False)
     return [u.render() for u in fake.users_of(msg["colonyname"])] or None
 
 
 @handler("getusermsg", msgs.GET_USER_INVALID_JSON, msgs.GET_USER_MSGTYPE)
 def get_user(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
+    _existing_colony(fake, msg["colonyname"])
     fake.require_membership(call.caller, msg["colonyname"], approved=False)
     user = fake.user_by_name(msg["colonyname"], msg["name"])
     if user is None:
@@ -44,6 +51,7 @@ def get_user(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
 
 @handler("removeusermsg", msgs.REMOVE_USER_INVALID_JSON, msgs.REMOVE_USER_MSGTYPE)
 def remove_user(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
+    _existing_colony(fake, msg["colonyname"])
     fake.require_colony_owner(call.caller, msg["colonyname"])
     user = fake.user_by_name(msg["colonyname"], msg["name"])
     if user is None:
