@@ -30,7 +30,9 @@ from colonies_sync._exceptions import (
     RateLimitExceeded,
     RequestTimeout,
     ServerError,
+    ServiceUnavailable,
     StreamError,
+    UnknownProcess,
     WaitTimeout,
 )
 from colonies_sync._models import (
@@ -92,8 +94,10 @@ __all__ = [
     "ServerError",
     "ServerInfo",
     "ServerVersion",
+    "ServiceUnavailable",
     "StreamError",
     "Transport",
+    "UnknownProcess",
     "User",
     "WaitTimeout",
     "__version__",

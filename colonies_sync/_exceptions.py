@@ -16,12 +16,18 @@ Every exception raised on purpose by this package derives from ``ColoniesError``
     │   │   ├── ChannelNotFound
     │   │   └── NoProcessAvailable   the assign long-poll found no work
     │   ├── RequestTimeout           408
-    │   └── InternalServerError      500
-    │       ├── RateLimitExceeded
-    │       ├── ChannelFull
-    │       └── PayloadTooLarge
+    │   ├── InternalServerError      500
+    │   │   ├── UnknownProcess       (also a ProcessNotFound)
+    │   │   ├── RateLimitExceeded
+    │   │   ├── ChannelFull
+    │   │   └── PayloadTooLarge
+    │   └── ServiceUnavailable       503
     ├── WaitTimeout (TimeoutError)   a wait_* helper or stream ran out of time
     └── StreamError                  an "error" channel entry, or a dropped subscriber
+
+The real server reports an unknown process as 404 on some calls and as 500
+("..., process is nil") on others; ``except ProcessNotFound`` catches both,
+because the 500 form raises ``UnknownProcess``.
 
 ``ServerError`` keeps the server's ``status`` and ``message`` word for word, so
 code can still branch on the text when the class is not specific enough.
@@ -52,7 +58,9 @@ __all__ = [
     "RateLimitExceeded",
     "RequestTimeout",
     "ServerError",
+    "ServiceUnavailable",
     "StreamError",
+    "UnknownProcess",
     "WaitTimeout",
     "server_error",
 ]
@@ -159,6 +167,20 @@ class InternalServerError(ServerError):
     status_code = 500
 
 
+class UnknownProcess(InternalServerError, ProcessNotFound):
+    """The process does not exist, reported the real server's other way: HTTP 500 "..., process is nil".
+
+    Close, fail, set output, cancel, remove and add-log answer an unknown process
+    so; ``status`` stays 500, and ``except ProcessNotFound`` catches it too.
+    """
+
+
+class ServiceUnavailable(ServerError):
+    """HTTP 503: e.g. a single-attempt assign while the colony's assignments are paused."""
+
+    status_code = 503
+
+
 class RateLimitExceeded(InternalServerError):
     """Too many channel appends for one process (the real server answers 500)."""
 
@@ -192,6 +214,7 @@ _BY_STATUS: dict[int, type[ServerError]] = {
     404: NotFound,
     408: RequestTimeout,
     500: InternalServerError,
+    503: ServiceUnavailable,
 }
 
 # Exact server texts that deserve a more specific class (PROTOCOL.md sections 5 and 8).
@@ -208,7 +231,14 @@ _BY_MESSAGE: dict[tuple[int, str], type[ServerError]] = {
 }
 
 
+_UNKNOWN_PROCESS_SUFFIXES = (", process is nil", ", process does not exist")
+
+
 def server_error(status: int, message: str, *, http_status: Optional[int] = None) -> ServerError:
     """The most specific :class:`ServerError` for a server's ``status`` and ``message``."""
-    cls = _BY_MESSAGE.get((status, message)) or _BY_STATUS.get(status, ServerError)
+    cls = _BY_MESSAGE.get((status, message))
+    if cls is None and status == 500 and message.endswith(_UNKNOWN_PROCESS_SUFFIXES):
+        cls = UnknownProcess
+    if cls is None:
+        cls = _BY_STATUS.get(status, ServerError)
     return cls(status, message, http_status=http_status)

@@ -33,7 +33,9 @@ from colonies_sync import (
     RateLimitExceeded,
     RequestTimeout,
     ServerError,
+    ServiceUnavailable,
     StreamError,
+    UnknownProcess,
     WaitTimeout,
 )
 from colonies_sync._rpc import decode_reply, encode_payload, encode_request
@@ -191,18 +193,45 @@ def test_decode_reply_success_with_non_200_status_is_still_success() -> None:
 
 
 @pytest.mark.parametrize(
+    "message",
+    [
+        "Failed to close process as successful, process is nil",
+        "Failed to close process as failed, process is nil",
+        "Failed to set output, process is nil",
+        "Failed to cancel process, process is nil",
+        "Failed to remove process, process is nil",
+        "Failed to add log, process is nil",
+        "Failed to get logs, process does not exist",
+    ],
+)
+def test_500_for_an_unknown_process_is_both_internal_error_and_process_not_found(message: str) -> None:
+    """The real server's other way of saying "no such process" is caught by ``except ProcessNotFound``."""
+    with pytest.raises(UnknownProcess) as info:
+        decode_reply(500, _error_reply(500, message))
+    assert isinstance(info.value, ProcessNotFound) and isinstance(info.value, InternalServerError)
+    assert (info.value.status, info.value.message) == (500, message)
+
+
+def test_a_500_about_something_else_stays_an_internal_error() -> None:
+    with pytest.raises(InternalServerError) as info:
+        decode_reply(500, _error_reply(500, "Failed to get executor, executor is nil"))
+    assert not isinstance(info.value, ProcessNotFound)
+
+
+@pytest.mark.parametrize(
     ("status", "message", "cls"),
     [
         (400, "Failed to get colony, invalid JSON", BadRequest),
         (403, "Access denied, not a member of Colony with name dev", Forbidden),
         (404, "Failed to get executor by ID, executor is nil", NotFound),
         (408, "Assignment timeout: colony assignments are paused", RequestTimeout),
-        (500, "Failed to remove process, process is nil", InternalServerError),
-        (503, "No processes available: colony assignments are paused", ServerError),
+        (500, "Failed to set up the database", InternalServerError),
+        (503, "No processes available: colony assignments are paused", ServiceUnavailable),
+        (418, "I'm a teapot", ServerError),
     ],
 )
 def test_error_reply_maps_status_to_class(status: int, message: str, cls: type[ServerError]) -> None:
-    """Each status gets its class (503 has none of its own: plain ServerError), with status, message, http_status."""
+    """Each status gets its class (one without a class of its own: plain ServerError), with its fields."""
     with pytest.raises(ServerError) as info:
         decode_reply(status, _error_reply(status, message))
     err = info.value
@@ -310,7 +339,8 @@ SERVER_ERRORS = [
     RateLimitExceeded(500, "rate limit exceeded"),
     ChannelFull(500, "channel log is full"),
     PayloadTooLarge(500, "message payload exceeds maximum size"),
-    ServerError(503, "No processes available: colony assignments are paused", http_status=503),
+    ServiceUnavailable(503, "No processes available: colony assignments are paused", http_status=503),
+    UnknownProcess(500, "Failed to remove process, process is nil"),
 ]
 
 
