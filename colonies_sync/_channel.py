@@ -8,11 +8,12 @@ append of one sender must use a larger sequence than all its earlier ones, even
 across handles, threads and restarts.
 
 The scheme: a sequence number is the current time in microseconds since the
-epoch, made strictly increasing per sender key by one process-wide lock
-(``max(now_us, last + 1)``). Any number of handles in a program then interleave
-safely, and a restarted program continues above what it wrote before (its
-clock has moved on). Numbers stay below 2**53, so JavaScript readers (the
-TypeScript client) see them exactly.
+epoch, made strictly increasing per sender key (``max(now_us, last + 1)``), and
+the appends of one sender key are sent one at a time under that key's lock, so
+they reach the server in sequence order. Any number of handles and threads in
+a program then interleave safely, and a restarted program continues above what
+it wrote before (its clock has moved on). Numbers stay below 2**53, so
+JavaScript readers (the TypeScript client) see them exactly.
 """
 
 from __future__ import annotations
@@ -27,12 +28,22 @@ from colonies_sync._models import MsgEntry
 if TYPE_CHECKING:
     from colonies_sync._client import ColoniesClient
 
-__all__ = ["Channel", "next_sequence"]
+__all__ = ["Channel", "next_sequence", "sender_lock"]
 
 _sequence_lock = threading.Lock()
 _last_sequence: dict[str, int] = {}
+_sender_locks: dict[str, threading.Lock] = {}
 
 Payload = Union[str, bytes]
+
+
+def sender_lock(sender_id: str) -> threading.Lock:
+    """The lock that keeps one sender's appends in sequence order on the wire."""
+    with _sequence_lock:
+        lock = _sender_locks.get(sender_id)
+        if lock is None:
+            lock = _sender_locks[sender_id] = threading.Lock()
+        return lock
 
 
 def next_sequence(sender_id: str) -> int:
@@ -69,8 +80,12 @@ class Channel:
 
     def append(self, payload: Payload, in_reply_to: int = 0, *, payload_type: str = "") -> int:
         """Append ``payload`` (text is sent as UTF-8) and return the sequence number used."""
-        sequence = next_sequence(self._sender())
-        self.client.channel_append(self.process_id, self.name, sequence, in_reply_to, payload, payload_type)
+        sender = self._sender()
+        # Held across the request: a smaller sequence arriving after a larger one
+        # would be moved in front of it and shift positions readers already counted.
+        with sender_lock(sender):
+            sequence = next_sequence(sender)
+            self.client.channel_append(self.process_id, self.name, sequence, in_reply_to, payload, payload_type)
         return sequence
 
     def end(self, payload: Payload = b"", in_reply_to: int = 0) -> int:
