@@ -13,8 +13,8 @@ else must be equal.
 The replayer is generic: it knows the step kinds and the few ways a recorded
 request was deliberately damaged (a signature or payload made invalid, named by
 the step), not any one scenario. Two things are data, not code:
-``PRELUDES`` rebuilds unrecorded setup for a scenario whose world does not
-describe it, and ``OBSERVATIONS`` computes the derived facts of ``observed``
+``UNRECORDED`` rebuilds unrecorded steps for a scenario whose world does not
+describe them, and ``OBSERVATIONS`` computes the derived facts of ``observed``
 steps.
 """
 
@@ -70,6 +70,10 @@ class Backend(Protocol):
 
 class Mismatch(AssertionError):
     """A reply differs from the recorded one."""
+
+
+class Unsupported(NotImplementedError):
+    """The backend cannot run this kind of step (every step before it was checked)."""
 
 
 class Replayer:
@@ -282,7 +286,9 @@ class Replayer:
             if "observed" in step:
                 self.check_observation(step["observed"], where)
             elif "ws" in step:
-                raise NotImplementedError(f"{where}: WebSocket steps need a served backend")
+                if not getattr(self.backend, "websocket", False):
+                    raise Unsupported(f"{where}: WebSocket steps need a served backend")
+                raise NotImplementedError(f"{where}: WebSocket replay")
             elif "condition_met" in step:
                 self.poll_until_match(step, where)
             else:
@@ -638,13 +644,6 @@ def load(path: Path) -> dict[str, Any]:
     return data
 
 
-def needs(scenario: dict[str, Any]) -> set[str]:
-    """What a scenario needs of a backend: ``"ws"`` for WebSocket steps, ``"channels"`` for channel RPCs."""
-    wanted = set()
-    for step in scenario["steps"]:
-        if "ws" in step:
-            wanted.add("ws")
-        payloadtype = (step.get("request") or {}).get("payloadtype", "")
-        if payloadtype in ("channelappendmsg", "channelreadmsg"):
-            wanted.add("channels")
-    return wanted
+def needs_websocket(scenario: dict[str, Any]) -> bool:
+    """Whether a scenario has WebSocket steps."""
+    return any("ws" in step for step in scenario["steps"])

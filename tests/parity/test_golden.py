@@ -14,11 +14,6 @@ import pytest
 from colonies_fake import FakeClock, FakeColonies
 from tests.parity import golden
 
-# What the in-process backend can replay so far; scenarios needing more are
-# expected to fail (strictly) until the feature lands.
-SUPPORTED = {"channels"}
-PENDING = {"channels": "channels are the next issue", "ws": "the WebSocket front end is a later issue"}
-
 
 class InProcessBackend:
     """Sends request bodies straight to a FakeColonies; moves its fake clock."""
@@ -40,13 +35,16 @@ class InProcessBackend:
 
 
 def _params() -> list[object]:
+    """Every transcript; those with WebSocket steps are replayed up to the first of them.
+
+    In-process there is no WebSocket, so those scenarios must stop exactly there
+    (``Unsupported``): any mismatch in the steps before fails the test.
+    """
     params = []
     for path in golden.scenario_files():
-        scenario = golden.load(path)
-        missing = golden.needs(scenario) - SUPPORTED
-        marks = (
-            [pytest.mark.xfail(strict=True, reason=", ".join(PENDING[m] for m in sorted(missing)))] if missing else []
-        )
+        marks = []
+        if golden.needs_websocket(golden.load(path)):
+            marks.append(pytest.mark.xfail(raises=golden.Unsupported, strict=True, reason="WebSocket steps"))
         params.append(pytest.param(path, id=path.stem, marks=marks))
     return params
 
