@@ -5,8 +5,9 @@ HTTP status and body the real server would send, following its processing
 order (PROTOCOL.md 2.3): parse the envelope, answer the two unsigned types,
 recover the signer, find the handler, decode the payload as Go would, check
 ``msgtype``, then authorise and act. Handlers live in ``_handlers``, one module
-per domain; the process lifecycle (state machine, assign, deadlines) lives here
-because handlers, timers and the bootstrap helpers all drive it.
+per domain; the process lifecycle lives in ``_processes`` and the channels in
+``_channels``. This module holds the colonies, executors, users and logs, the
+authorisation checks, the bootstrap helpers and the inspection helpers.
 
 This module never imports the client package at import time: it decodes
 envelopes itself, so client and fake cannot share a bug. It does use the shared
@@ -50,7 +51,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ColonyKeys", "ExecutorKeys", "FakeColonies", "Faults", "Reply", "UserKeys"]
 
-BUILD_VERSION = "colonies-fake"
 
 
 class Reply(NamedTuple):

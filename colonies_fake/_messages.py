@@ -1,9 +1,13 @@
 """The real server's error texts, word for word (typos included).
 
-Every error the fake answers takes its text from here, so a test can compare a
-reply with the real server's without hunting through handlers. Names and ids
-inside the real texts are wrapped in literal angle brackets, as here.
-Sources: PROTOCOL.md sections 2 to 8 and the golden transcripts.
+Every error text that the real server's own code writes is here, so a test can
+compare a reply with the real server's without hunting through handlers. Names
+and ids inside the real texts are wrapped in literal angle brackets, as here.
+Sources: PROTOCOL.md sections 2 to 8, the golden transcripts and the real
+handlers. Texts that come from Go libraries (JSON and hex decoding, secp256k1,
+``strconv``) are made where those checks are made, in ``_gojson``,
+``_parsers`` and ``colonies_sync._crypto``: a compatible server need only match
+their status.
 """
 
 from __future__ import annotations

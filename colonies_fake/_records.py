@@ -189,7 +189,6 @@ class Process:
         "errors",
         "seq",
         "generation",
-        "channels",
     )
 
     def __init__(self, processid: str, spec: dict[str, Any], seq: int) -> None:
@@ -220,11 +219,6 @@ class Process:
         self.seq = seq
         # Bumped at every state change, so that a stale deadline entry is recognised.
         self.generation = 0
-        self.channels: Any = None
-
-    @property
-    def spec_int(self) -> dict[str, int]:
-        return {k: self.spec[k] for k in ("maxwaittime", "maxexectime", "maxretries", "priority")}
 
     def executornames(self) -> Optional[list[str]]:
         names: Optional[list[str]] = self.spec["conditions"]["executornames"]

@@ -26,5 +26,6 @@ def colonies_fake() -> Iterator[FakeColonies]:
         yield fake
     finally:
         fake.close()
-    if fake.errors:
-        raise AssertionError(f"the fake server recorded internal errors: {fake.errors!r}") from fake.errors[0]
+    errors = [*fake.errors, *getattr(fake.clock, "errors", [])]
+    if errors:
+        raise AssertionError(f"the fake server recorded internal errors: {errors!r}") from errors[0]

@@ -13,7 +13,7 @@ Foreign exceptions (``requests``) are translated here, once, into
 from __future__ import annotations
 
 import threading
-from typing import NamedTuple, Optional, Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 import requests
 import requests.adapters
@@ -115,10 +115,3 @@ class HttpTransport:
 def _host_for_url(host: str) -> str:
     # A bare IPv6 literal needs brackets in a URL.
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
-
-
-def default_transport(
-    host: str, port: int, tls: bool, verify: bool | str, pool_maxsize: Optional[int] = None
-) -> HttpTransport:
-    """The transport a ``ColoniesClient`` builds when none is given."""
-    return HttpTransport(host, port, tls=tls, verify=verify, pool_maxsize=pool_maxsize or 32)

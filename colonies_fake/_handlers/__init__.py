@@ -57,5 +57,4 @@ from colonies_fake._handlers import (  # noqa: E402  (registration happens on im
 )
 from colonies_fake._handlers.server import server_info  # noqa: E402
 
-__all__ += []
 del attributes, channels, colonies, executors, logs, processes, users, server

@@ -1,4 +1,4 @@
-"""Process messages (PROTOCOL.md 5.5): checks and replies; the lifecycle itself is in ``_core``."""
+"""Process messages (PROTOCOL.md 5.5): checks and replies; the lifecycle itself is in ``_processes``."""
 
 from __future__ import annotations
 
