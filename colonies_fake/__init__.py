@@ -13,6 +13,7 @@ assign, deadlines and their error texts) and answers the same envelopes.
 from colonies_fake._channels import ChannelLimits
 from colonies_fake._clock import Clock, FakeClock, RealClock
 from colonies_fake._core import ColonyKeys, ExecutorKeys, FakeColonies, Faults, Reply, UserKeys
+from colonies_fake._http import FakeColoniesServer
 from colonies_fake._transport import InProcessTransport
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "ExecutorKeys",
     "FakeClock",
     "FakeColonies",
+    "FakeColoniesServer",
     "Faults",
     "InProcessTransport",
     "RealClock",

@@ -17,7 +17,7 @@ fake's clock.
 from __future__ import annotations
 
 import base64
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
 
 import attrs
 
@@ -28,7 +28,7 @@ from colonies_fake._records import FAILED, SUCCESS, Process, go_time
 if TYPE_CHECKING:
     from colonies_fake._clock import Clock
 
-__all__ = ["Channel", "ChannelLimits", "ChannelRouter", "Entry"]
+__all__ = ["Channel", "ChannelLimits", "ChannelRouter", "Entry", "Subscriber"]
 
 
 @attrs.frozen
@@ -87,7 +87,7 @@ class Entry:
 class Channel:
     """A channel of one process: who may use it and its log."""
 
-    __slots__ = ("processid", "name", "submitter", "executor", "log")
+    __slots__ = ("processid", "name", "submitter", "executor", "log", "subscribers")
 
     def __init__(self, processid: str, name: str, submitter: str, executor: str) -> None:
         self.processid = processid
@@ -95,6 +95,7 @@ class Channel:
         self.submitter = submitter
         self.executor = executor
         self.log: list[Entry] = []
+        self.subscribers: list[Subscriber] = []  # WebSocket subscriptions, fed in arrival order
 
     def may_use(self, caller: str) -> bool:
         return caller in (self.submitter, self.executor) and caller != ""
@@ -112,6 +113,14 @@ class Channel:
         """Entries at positions ``after, after+1, ...``: at most ``limit`` (all when ``limit <= 0``)."""
         start = max(after, 0)
         return self.log[start:] if limit <= 0 else self.log[start : start + limit]
+
+
+class Subscriber(Protocol):
+    """What the router feeds: a WebSocket channel subscription (``_pubsub``)."""
+
+    def deliver(self, entry: Entry) -> None: ...
+
+    def end_silently(self) -> None: ...
 
 
 class _Bucket:
@@ -158,8 +167,13 @@ class ChannelRouter:
             channel.executor = p.assignedexecutorid
 
     def cleanup(self, process_id: str) -> None:
-        """At close, fail and cancel: the channels and the process's rate limiter go."""
-        self._by_process.pop(process_id, None)
+        """At close, fail and cancel: the channels and the process's rate limiter go.
+
+        Their subscriptions end without a frame (PROTOCOL.md 9.4).
+        """
+        for channel in self._by_process.pop(process_id, {}).values():
+            for subscriber in list(channel.subscribers):
+                subscriber.end_silently()
         self._buckets.pop(process_id, None)
 
     def find(self, p: Process, name: str) -> Channel:
@@ -201,6 +215,8 @@ class ChannelRouter:
             raise Fail(500, msgs.CHANNEL_FULL)
         entry = Entry(sequence, inreplyto, self._clock.time_ns(), caller, payload, payload_type or "data")
         channel.insert(entry)
+        for subscriber in channel.subscribers:  # live entries go out in arrival order, not log order
+            subscriber.deliver(entry)
         return entry
 
     def read(self, channel: Channel, caller: str, after: int, limit: int) -> list[Entry]:

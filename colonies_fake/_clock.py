@@ -61,6 +61,12 @@ class Deadline:
             return True
         return self._real_at is not None and time.monotonic() >= self._real_at
 
+    def remaining(self) -> Optional[float]:
+        """Real seconds until a waiter must look again, or ``None`` when only a clock jump can end it."""
+        if self._real_at is None:
+            return None
+        return max(0.0, self._real_at - time.monotonic())
+
     def wait(self, cond: threading.Condition) -> None:
         """Wait on ``cond`` (held by the caller) until notified or at most until the deadline."""
         if self._real_at is None:

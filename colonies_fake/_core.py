@@ -38,6 +38,7 @@ from colonies_fake._records import (
     db_time,
 )
 from colonies_fake._processes import ProcessTable
+from colonies_fake._pubsub import PubSub
 from colonies_fake._schema import ENVELOPE, EXECUTOR, USER
 from colonies_sync._crypto import Crypto
 from colonies_sync._exceptions import InvalidSignature
@@ -50,7 +51,6 @@ if TYPE_CHECKING:
     from colonies_sync import Process as ProcessModel
 
 __all__ = ["ColonyKeys", "ExecutorKeys", "FakeColonies", "Faults", "Reply", "UserKeys"]
-
 
 
 class Reply(NamedTuple):
@@ -157,10 +157,11 @@ class Faults:
 
 
 class Call(NamedTuple):
-    """Who sent a request and as what type."""
+    """Who sent a request and as what type; ``cancelled`` is set when its connection goes away."""
 
     caller: str
     payloadtype: str
+    cancelled: Optional[threading.Event] = None
 
 
 class FakeColonies:
@@ -206,6 +207,7 @@ class FakeColonies:
         self._users: dict[tuple[str, str], User] = {}  # (colony, name)
         self.procs = ProcessTable(self, self._lock, self._changed)
         self.channels = ChannelRouter(self.clock, self.limits, lambda: self.rate_limit)
+        self.pubsub = PubSub(self)
         self._logs_by_process: dict[str, list[Log]] = {}
         self._logs_by_executor: dict[str, list[Log]] = {}
 
@@ -219,6 +221,7 @@ class FakeColonies:
             self._closed = True
             self._closed_event.set()
             self.procs.stop()
+            self.pubsub.poke_all()
         self.clock.remove_listener(self._on_clock_jump)
         join = getattr(self.clock, "join", None)
         if join is not None:  # a RealClock's scheduler thread ends once no timer is pending
@@ -237,6 +240,7 @@ class FakeColonies:
         """
         with self._lock:
             self.procs.stop(retire=True)
+            self.pubsub.drop_all()
             self._init_state()
             self.faults.clear()
             self.errors.clear()
@@ -248,19 +252,23 @@ class FakeColonies:
         self.close()
 
     def _on_clock_jump(self) -> None:
-        # Blocked long-polls re-check their deadlines against the new time.
+        # Blocked long-polls and WebSocket connections re-check their deadlines against the new time.
         with self._lock:
             self.procs.wake_all()
+            self.pubsub.poke_all()
 
     # --- request entry point ------------------------------------------------------------
 
-    def handle_api(self, body: bytes | str, *, timeout: Optional[float] = None) -> Reply:
+    def handle_api(
+        self, body: bytes | str, *, timeout: Optional[float] = None, cancelled: Optional[threading.Event] = None
+    ) -> Reply:
         """Answer one ``POST /api`` body as the real server would.
 
         ``timeout`` is how long the caller will wait (a client's read timeout):
         with an injected delay longer than that, ``TimeoutError`` is raised after
-        ``timeout`` seconds, as a client would see it. Raises :class:`FakeClosed`
-        when the fake is closed.
+        ``timeout`` seconds, as a client would see it. ``cancelled`` is set by a
+        front end whose connection went away: a blocked long-poll then ends.
+        Raises :class:`FakeClosed` when the fake is closed or the request cancelled.
         """
         if self._closed:
             raise FakeClosed("the fake server is closed")
@@ -276,14 +284,14 @@ class FakeColonies:
             return injected
         data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
         try:
-            return self._dispatch(data)
+            return self._dispatch(data, cancelled)
         except FakeClosed:
             raise
         except Exception as exc:  # a bug in the fake: record it, answer like a crashing server would
             self.errors.append(exc)
             return error_envelope(500, f"internal error in the fake server: {type(exc).__name__}: {exc}")
 
-    def _dispatch(self, body: bytes) -> Reply:
+    def _dispatch(self, body: bytes, cancelled: Optional[threading.Event] = None) -> Reply:
         from colonies_fake._handlers import HANDLERS, server_info
 
         try:
@@ -318,7 +326,7 @@ class FakeColonies:
         try:
             with self._lock:
                 try:
-                    result = handler.fn(self, Call(caller, payloadtype), msg)
+                    result = handler.fn(self, Call(caller, payloadtype, cancelled), msg)
                 finally:
                     self._changed.notify_all()
         except Fail as fail:

@@ -250,6 +250,18 @@ NOT_AUTHORIZED_WRITE = "Not authorized to write to channel"
 NOT_AUTHORIZED_READ = "Not authorized to read from channel"
 NOT_AUTHORIZED_SUBSCRIBE = "Not authorized to subscribe to channel"
 RATE_LIMITED = "rate limit exceeded"
+SUBSCRIBE_CHANNEL_MSGTYPE = "Failed to subscribe to channel, msg.MsgType does not match rpcMsg.PayloadType"
+
+# --- process subscriptions (PROTOCOL.md 9.3 and 9.5) ---------------------------------------
+SUBSCRIBE_PROCESS_MSGTYPE = "Failed to subscribe to process, msg.msgType does not match rpcMsg.PayloadType"
+SUBSCRIBE_PROCESSES_MSGTYPE = "Failed to subscribe to processes, msg.msgType does not match rpcMsg.PayloadType"
+SUBSCRIBE_PROCESSES_NO_EXECUTOR = "executor not found"
+
+
+def invalid_process(process_id: str) -> str:
+    return f"Invalid process with Id {process_id}"  # no angle brackets in this one
+
+
 CHANNEL_FULL = "channel log is full"
 
 # --- functions ------------------------------------------------------------------------

@@ -162,6 +162,7 @@ class ProcessTable:
         self._fake.channels.create_for(p)
         self._arm_wait_deadline(p)
         reply = p.render()
+        self._emit(p, reply)
         self._became_waiting(p)
         return reply
 
@@ -175,7 +176,13 @@ class ProcessTable:
         return None if pid is None else self._by_id[pid]
 
     def assign_wait(
-        self, executor: Executor, colony: str, timeout: int, cpu_limit: int, mem_limit: int
+        self,
+        executor: Executor,
+        colony: str,
+        timeout: int,
+        cpu_limit: int,
+        mem_limit: int,
+        cancelled: Optional[threading.Event] = None,
     ) -> dict[str, Any]:
         """The assign long-poll (PROTOCOL.md 7.4); returns the reply. Called with the lock held."""
         deadline = self._fake.clock.deadline(timeout) if timeout > 0 else None
@@ -214,6 +221,8 @@ class ProcessTable:
                 return waiter.reply
             if self._retired:
                 raise FakeClosed("the fake server was reset")
+            if cancelled is not None and cancelled.is_set():
+                raise FakeClosed("the connection went away")
             if deadline.expired():  # as the real loop: a passed deadline ends it before another look
                 if paused:
                     raise Fail(408, msgs.ASSIGN_PAUSED_TIMEOUT)
@@ -260,18 +269,26 @@ class ProcessTable:
         p.generation += 1
         self._fake.channels.set_executor(p)
         reply = p.render()
+        self._emit(p, reply)
         self._set_attribute_state(p)
         if p.spec["maxexectime"] != -1:
             self._push_deadline(EXEC, p, p.execdeadline)
         return reply
 
     def close_successful(self, p: Process, output: Optional[list[Any]]) -> None:
-        """To SUCCESS (again, if already there); a non-empty ``output`` replaces the old one."""
-        p.state = _transition(p, "close")
+        """To SUCCESS (again, if already there); a non-empty ``output`` replaces the old one.
+
+        The event carries the process as it was before the close, with only the
+        state changed: output and endtime may be stale (PROTOCOL.md 7.5).
+        """
+        state = _transition(p, "close")
+        event = p.render()
+        event["state"] = state
+        p.state = state
         if output:
             p.output = output
         p.endtime = db_time(self._fake.now_ns())
-        self._ended(p)
+        self._ended(p, event)
 
     def close_failed(self, p: Process, errors: Optional[list[str]]) -> None:
         """To FAILED with ``errors`` (``None`` is stored as null), or ``Fail(400)``."""
@@ -284,7 +301,7 @@ class ProcessTable:
             self._waiting.remove(p)
         p.state = state
         p.endtime = db_time(self._fake.now_ns())
-        self._ended(p)
+        self._ended(p, None)
 
     def _fail(self, p: Process, errors: Optional[list[str]]) -> None:
         state = _transition(p, "fail")
@@ -293,16 +310,26 @@ class ProcessTable:
         p.state = state
         p.endtime = db_time(self._fake.now_ns())
         p.errors = errors
-        self._ended(p)
+        self._ended(p, None)
 
-    def _ended(self, p: Process) -> None:
+    def _ended(self, p: Process, event: Optional[dict[str, Any]]) -> None:
+        """Bookkeeping of every close, fail and cancel; ``event`` defaults to the process re-read."""
         p.generation += 1
         self._set_attribute_state(p)
         self._fake.channels.cleanup(p.processid)
+        self._emit(p, event if event is not None else p.render())
+
+    def _emit(self, p: Process, event: dict[str, Any]) -> None:
+        self._fake.pubsub.process_event(event, p.executortype)
 
     def _release(self, p: Process) -> None:
-        """An exec deadline passed with retries left: back to WAITING (PROTOCOL.md 7.1)."""
+        """An exec deadline passed with retries left: back to WAITING (PROTOCOL.md 7.1).
+
+        The event is the real server's patched in-memory object: WAITING and
+        unassigned, but with the old executor id and retry count.
+        """
         now = self._fake.now_ns()
+        old_executor, old_retries = p.assignedexecutorid, p.retries
         p.state = _transition(p, "release")
         p.retries += 1
         p.assignedexecutorid = ""
@@ -313,6 +340,9 @@ class ProcessTable:
         p.generation += 1
         self._set_attribute_state(p)
         self._arm_wait_deadline(p)
+        event = p.render()
+        event.update(assignedexecutorid=old_executor, retries=old_retries)
+        self._emit(p, event)
         self._became_waiting(p)
 
     def delete(self, p: Process) -> None:

@@ -64,7 +64,7 @@ def assign(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
     except ResourceError as exc:
         raise Fail(400, str(exc)) from None
     executor.data["lastheardfromtime"] = db_time(fake.now_ns())
-    return fake.procs.assign_wait(executor, colony, timeout, cpu, mem)
+    return fake.procs.assign_wait(executor, colony, timeout, cpu, mem, call.cancelled)
 
 
 def _process(fake: FakeColonies, process_id: str, nil_status: int, nil_text: str) -> Process:

@@ -10,13 +10,16 @@ from __future__ import annotations
 import threading
 
 import pytest
+import requests
 
-from colonies_fake import FakeClock, FakeColonies
+from colonies_fake import FakeClock, FakeColonies, FakeColoniesServer
 from tests.parity import golden
 
 
 class InProcessBackend:
     """Sends request bodies straight to a FakeColonies; moves its fake clock."""
+
+    websocket = False
 
     def __init__(self, fake: FakeColonies) -> None:
         self.fake = fake
@@ -32,6 +35,28 @@ class InProcessBackend:
 
     def wait_blocked(self, done: threading.Event) -> None:
         self.fake.wait_until(lambda: done.is_set() or self.fake.waiting_assigns() > 0, timeout=10)
+
+    def connect(self) -> golden.WebSocket:
+        raise golden.Unsupported("no WebSocket in-process")
+
+
+class HttpBackend(InProcessBackend):
+    """The same fake served on 127.0.0.1: requests over HTTP keep-alive, WebSockets to /pubsub."""
+
+    websocket = True
+
+    def __init__(self, fake: FakeColonies, server: FakeColoniesServer) -> None:
+        super().__init__(fake)
+        self.server = server
+        self.session = requests.Session()
+        self.session.trust_env = False
+
+    def post(self, body: bytes) -> golden.HttpReply:
+        reply = self.session.post(self.server.url + "/api", data=body, timeout=30)
+        return golden.HttpReply(reply.status_code, reply.content, reply.headers.get("Content-Type"))
+
+    def connect(self) -> golden.WebSocket:
+        return golden.WebSocketClient(f"ws://{self.server.host}:{self.server.port}/pubsub")
 
 
 def _params() -> list[object]:
@@ -58,6 +83,22 @@ def test_fake_replays_golden_transcript(path) -> None:
     finally:
         fake.close()
     assert not fake.errors, fake.errors
+
+
+@pytest.mark.parametrize("path", golden.scenario_files(), ids=lambda p: p.stem)
+def test_served_fake_replays_golden_transcript_over_http_and_websocket(path) -> None:
+    """The same transcripts over a real socket: status lines, content types, frames and their opcodes."""
+    fake = FakeColonies(clock=FakeClock())
+    with FakeColoniesServer(fake) as server:
+        backend = HttpBackend(fake, server)
+        replayer = golden.Replayer(golden.load(path), backend, fake.crypto)
+        try:
+            replayer.run()
+        finally:
+            replayer.close()
+            backend.session.close()
+    fake.close()
+    assert not server.errors, server.errors
 
 
 class _Corrupting(InProcessBackend):
