@@ -45,3 +45,7 @@ def world(make_world: MakeWorld) -> World:
 @pytest.fixture
 def fake(world: World) -> FakeColonies:
     return world.fake
+
+
+from tests._transports import generate as pytest_generate_tests  # noqa: E402,F401  (in-process and HTTP)
+from tests._transports import transport  # noqa: E402,F401

@@ -38,3 +38,7 @@ def world() -> Iterator[World]:
         client.close()
     fake.close()
     assert not fake.errors, fake.errors
+
+
+from tests._transports import generate as pytest_generate_tests  # noqa: E402,F401  (in-process and HTTP)
+from tests._transports import transport  # noqa: E402,F401

@@ -92,3 +92,7 @@ def roles(fake: FakeColonies, colony: ColonyKeys, worker: ExecutorKeys) -> dict[
         "other-colony-owner": prod.prvkey,
     }
     return {name: fake.client(key) for name, key in keys.items()}
+
+
+from tests._transports import generate as pytest_generate_tests  # noqa: E402,F401  (in-process and HTTP)
+from tests._transports import transport  # noqa: E402,F401

@@ -113,6 +113,7 @@ def test_removing_a_colony_removes_its_logs(fake: FakeColonies, colony: ColonyKe
     assert fake.logs(pid) == []
 
 
+@pytest.mark.inprocess_only
 def test_after_a_resume_a_waiting_assign_gets_the_highest_priority_process(
     fake: FakeColonies, colony: ColonyKeys, threads: Threads
 ) -> None:
