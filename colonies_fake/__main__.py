@@ -1,18 +1,36 @@
-"""Command line of the fake ColonyOS: ``python -m colonies_fake demo``."""
+"""Command line of the fake ColonyOS.
+
+``python -m colonies_fake serve``     serve a fake on 127.0.0.1:50080 and print the ``export`` lines
+``python -m colonies_fake demo``      the channel tutorial end to end over a served fake
+``python -m colonies_fake envelope``  print a signed request envelope (for curl)
+``python -m colonies_fake decode``    decode a reply envelope read from stdin
+"""
 
 from __future__ import annotations
 
 import argparse
+import base64
+import json
+import logging
+import os
+import signal
 import sys
 import threading
-from typing import Optional, Sequence, TextIO
+from typing import Any, Optional, Sequence, TextIO
 
 from colonies_fake._clock import RealClock
 from colonies_fake._core import FakeColonies
-from colonies_sync import ColoniesClient, FunctionSpec, MsgEntry
+from colonies_fake._http import FakeColoniesServer
+from colonies_sync import ColoniesClient, Crypto, FunctionSpec, InvalidPrivateKey, MsgEntry
+from colonies_sync._rpc import encode_request
 
 QUESTION = "What is the answer to everything?"
 ANSWER = ["The", "answer", "to", "everything", "is", "42."]
+
+log = logging.getLogger("colonies_fake")
+
+
+# --- demo ---------------------------------------------------------------------------------
 
 
 def _short(pid: str) -> str:
@@ -47,17 +65,17 @@ def _show(entry: MsgEntry, out: TextIO, printed: threading.Lock) -> None:
 
 
 def run_demo(out: TextIO = sys.stdout) -> int:
-    """Run the channel tutorial on an in-process fake and print it: submit, chat, stream, close."""
+    """Run the channel tutorial against a fake served on a local port, and print it."""
     printed = threading.Lock()
-    with FakeColonies(clock=RealClock()) as fake:
+    with FakeColonies(clock=RealClock()) as fake, FakeColoniesServer(fake) as server:
         fake.add_colony("demo")
         worker = fake.add_executor("demo", "worker-1", "demo-worker")
         user = fake.add_user("demo", "alice")
-        print("colonies-fake demo: a fake ColonyOS in this process", file=out)
+        print(f"colonies-fake demo: a fake ColonyOS served on {server.url}", file=out)
         print("  colony 'demo' with executor 'worker-1' (type 'demo-worker') and user 'alice'", file=out)
 
-        executor = fake.client(worker.prvkey)
-        client = fake.client(user.prvkey)
+        executor = ColoniesClient(server.host, server.port, prvkey=worker.prvkey)
+        client = ColoniesClient(server.host, server.port, prvkey=user.prvkey)
         spec = FunctionSpec.create("chat", "demo", "demo-worker", channels=["chat"], maxexectime=30)
         submitted = client.submit_function_spec(spec)
         print(f"  submitted  {_short(submitted.processid)} chat() with channel 'chat' -> state WAITING", file=out)
@@ -94,16 +112,138 @@ def run_demo(out: TextIO = sys.stdout) -> int:
     return 0 if final.state.name == "SUCCESS" else 1
 
 
+# --- serve --------------------------------------------------------------------------------
+
+
+def _exports(server: FakeColoniesServer, fake: FakeColonies, colony: Any, executors: list[Any]) -> list[str]:
+    lines = [
+        f"export COLONIES_SERVER_HOST={server.host}",
+        f"export COLONIES_SERVER_PORT={server.port}",
+        "export COLONIES_TLS=false",
+        "export COLONIES_SERVER_TLS=false",
+        f"export COLONIES_SERVER_PRVKEY={fake.server_prvkey}",
+        f"export COLONIES_COLONY_NAME={colony.name}",
+        f"export COLONIES_COLONY_PRVKEY={colony.prvkey}",
+    ]
+    for i, executor in enumerate(executors):
+        # Later exports would override earlier ones: the first executor is the live one.
+        prefix = "" if i == 0 else "# "
+        if i:
+            lines.append(f"# executor {i + 1}:")
+        lines += [
+            f"{prefix}export COLONIES_PRVKEY={executor.prvkey}",
+            f"{prefix}export COLONIES_EXECUTOR_NAME={executor.name}",
+            f"{prefix}export COLONIES_EXECUTOR_TYPE={executor.type}",
+        ]
+    return lines
+
+
+def serve(args: argparse.Namespace, out: TextIO = sys.stdout, stop: Optional[threading.Event] = None) -> int:
+    """Serve a fake until ``stop`` is set (Ctrl-C or SIGTERM when run from the command line)."""
+    logging.basicConfig(
+        stream=sys.stderr, level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    server_key = os.environ.get("COLONIES_SERVER_PRVKEY") or None
+    try:
+        fake = FakeColonies(clock=RealClock(), server_prvkey=server_key, rate_limit=not args.no_rate_limit)
+    except InvalidPrivateKey as exc:
+        print(f"COLONIES_SERVER_PRVKEY is not a usable key: {exc}", file=sys.stderr)
+        return 2
+    with fake:
+        colony = fake.add_colony(args.colony)
+        executors = [
+            fake.add_executor(args.colony, f"{args.executor_prefix}-{i + 1}", args.executor_type)
+            for i in range(args.executors)
+        ]
+        server = FakeColoniesServer(fake, args.host, args.port)
+        try:
+            server.start()
+        except OSError as exc:
+            print(f"cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+            return 2
+        print("\n".join(_exports(server, fake, colony, executors)), file=out, flush=True)
+        log.info(
+            "colony %r with %d executor(s) of type %r; Ctrl-C stops", colony.name, len(executors), args.executor_type
+        )
+        stop = stop or threading.Event()
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.stop()
+    return 0
+
+
+# --- envelope helpers for curl ------------------------------------------------------------
+
+
+def envelope(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """Print a signed request envelope: ``curl --data @file http://HOST:PORT/api`` sends it."""
+    message: dict[str, Any] = json.loads(args.json) if args.json else {}
+    for field in args.fields:
+        name, _, value = field.partition("=")
+        try:
+            message[name] = json.loads(value)
+        except ValueError:
+            message[name] = value  # plain text
+    message["msgtype"] = args.msgtype
+    key = args.prvkey or os.environ.get("COLONIES_PRVKEY")
+    unsigned = args.msgtype in ("versionmsg", "getserverinfomsg")
+    if key is None and not unsigned:
+        print("give a key with --prvkey or COLONIES_PRVKEY", file=sys.stderr)
+        return 2
+    print(encode_request(message, None if unsigned else key, Crypto()).decode(), file=out)
+    return 0
+
+
+def decode(stream: TextIO = sys.stdin, out: TextIO = sys.stdout) -> int:
+    """Print the decoded payload of a reply envelope read from ``stream``."""
+    reply = json.load(stream)
+    payload = json.loads(base64.b64decode(reply["payload"]))
+    print(
+        json.dumps({"payloadtype": reply["payloadtype"], "error": reply["error"], "payload": payload}, indent=2),
+        file=out,
+    )
+    return 1 if reply.get("error") else 0
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``python -m colonies_fake``."""
     parser = argparse.ArgumentParser(prog="python -m colonies_fake", description="A fake ColonyOS server.")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("demo", help="run the channel tutorial end to end and print it")
+    commands.add_parser("demo", help="run the channel tutorial end to end over a served fake and print it")
+
+    s = commands.add_parser("serve", help="serve a fake ColonyOS over HTTP and WebSocket")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    s.add_argument("--port", type=int, default=50080, help="port to listen on, 0 for any (default 50080)")
+    s.add_argument("--colony", default="dev", help="name of the colony to create (default dev)")
+    s.add_argument("--executors", type=int, default=1, help="approved executors to create (default 1)")
+    s.add_argument("--executor-type", default="cli", help="their executor type (default cli)")
+    s.add_argument("--executor-prefix", default="executor", help="their names: PREFIX-1, PREFIX-2, ...")
+    s.add_argument("--no-rate-limit", action="store_true", help="do not rate-limit channel appends")
+    s.add_argument("--real-time", action="store_true", default=True, help="deadlines fire in real time (default)")
+    s.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+    e = commands.add_parser("envelope", help="print a signed request envelope (curl --data @file .../api)")
+    e.add_argument("msgtype", help="the message type, e.g. getcolonymsg")
+    e.add_argument("fields", nargs="*", help="message fields as name=value (values are JSON when they parse)")
+    e.add_argument("--json", help="the message fields as one JSON object")
+    e.add_argument("--prvkey", help="the signing key (default: COLONIES_PRVKEY)")
+
+    commands.add_parser("decode", help="decode a reply envelope from stdin")
     args = parser.parse_args(argv)
     if args.command == "demo":
         return run_demo()
-    parser.error(f"unknown command {args.command!r}")  # pragma: no cover - argparse rejects it first
-    return 2
+    if args.command == "serve":
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        return serve(args, stop=stop)
+    if args.command == "envelope":
+        return envelope(args)
+    return decode()
 
 
 if __name__ == "__main__":

@@ -591,6 +591,14 @@ class FakeColonies:
             return self._logs_by_executor.get(executor_name, [])
         return self._logs_by_process.get(process_id, [])
 
+    def subscriptions(self, process_id: Optional[str] = None) -> int:
+        """How many WebSocket subscriptions (process and channel ones) are live, for one process or all.
+
+        For tests that must not race a subscriber connecting on another thread.
+        """
+        with self._lock:
+            return self.pubsub.count(process_id)
+
     def waiting_assigns(self, colony: Optional[str] = None) -> int:
         """How many assign long-polls are blocked now (of one colony)."""
         with self._lock:

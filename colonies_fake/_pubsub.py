@@ -160,6 +160,16 @@ class PubSub:
             else:
                 del self._by_type[key]
 
+    def count(self, process_id: Optional[str] = None) -> int:
+        """Live process and channel subscriptions (of one process)."""
+        total = 0
+        for session in self.sessions:
+            total += sum(1 for s in session.process_subscriptions() if process_id in (None, s.processid))
+            channel = session.channel_subscription()
+            if channel is not None and process_id in (None, channel.processid):
+                total += 1
+        return total
+
     def poke_all(self) -> None:
         """Wake every connection (time jumped, the fake closes)."""
         for session in list(self.sessions):
@@ -232,6 +242,14 @@ class Session:
         """Drop the connection at the next look (no close frame)."""
         self._drop = True
         self.poke()
+
+    def process_subscriptions(self) -> list[_ProcessSubscription]:
+        """The process subscriptions of this connection still within their timeout."""
+        return [s for s in self._process_subs if not s.deadline.expired()]
+
+    def channel_subscription(self) -> Optional[Channel]:
+        """The channel this connection is streaming, if any."""
+        return None if self._channel_sub is None else self._channel_sub.channel
 
     def close(self) -> None:
         """The connection is gone: forget every subscription."""
