@@ -1,0 +1,126 @@
+"""``python -m colonies_fake serve | envelope | decode``: a served fake from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from colonies_fake.__main__ import decode, envelope, serve
+from colonies_sync import ColoniesClient, Crypto, ExecutorState
+
+
+def _serve_args(**overrides: object) -> argparse.Namespace:
+    args = dict(
+        host="127.0.0.1",
+        port=0,
+        colony="dev",
+        executors=2,
+        executor_type="cli",
+        executor_prefix="executor",
+        no_rate_limit=False,
+        real_time=True,
+        log_level="warning",
+    )
+    args.update(overrides)
+    return argparse.Namespace(**args)
+
+
+def _exports(text: str) -> dict[str, str]:
+    pairs = [line[len("export ") :].split("=", 1) for line in text.splitlines() if line.startswith("export ")]
+    return {k: v for k, v in pairs}
+
+
+def test_serve_prints_exports_that_from_env_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    server_key = Crypto().generate_private_key()
+    monkeypatch.setenv("COLONIES_SERVER_PRVKEY", server_key)
+    out, stop, result = io.StringIO(), threading.Event(), []
+    thread = threading.Thread(target=lambda: result.append(serve(_serve_args(), out, stop)))
+    thread.start()
+    try:
+        for _ in range(100):
+            if "COLONIES_EXECUTOR_TYPE" in out.getvalue():
+                break
+            stop.wait(0.05)
+        exports = _exports(out.getvalue())
+        assert exports["COLONIES_SERVER_PRVKEY"] == server_key
+        assert exports["COLONIES_TLS"] == exports["COLONIES_SERVER_TLS"] == "false"
+        assert (exports["COLONIES_COLONY_NAME"], exports["COLONIES_EXECUTOR_NAME"]) == ("dev", "executor-1")
+        for name, value in exports.items():
+            monkeypatch.setenv(name, value)
+        with ColoniesClient.from_env() as client:
+            assert client.get_colony("dev").colonyid == Crypto().id(exports["COLONIES_COLONY_PRVKEY"])
+            executors = {e.executorname: e.state for e in client.get_executors("dev")}
+            assert executors == {"executor-1": ExecutorState.APPROVED, "executor-2": ExecutorState.APPROVED}
+            assert len(client.get_colonies(prvkey=server_key)) == 1
+        assert "# export COLONIES_PRVKEY=" in out.getvalue()  # the second executor, commented out
+    finally:
+        stop.set()
+        thread.join(10)
+    assert result == [0]
+
+
+def test_serve_refuses_a_bad_server_key(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("COLONIES_SERVER_PRVKEY", "not-a-key")
+    assert serve(_serve_args(), io.StringIO(), threading.Event()) == 2
+    assert "COLONIES_SERVER_PRVKEY" in capsys.readouterr().err
+
+
+def test_serve_stops_cleanly_on_ctrl_c() -> None:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("COLONIES_SERVER_PRVKEY", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "colonies_fake", "serve", "--port", "0", "--log-level", "info"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        lines = [proc.stdout.readline() for _ in range(10)]  # type: ignore[union-attr]
+        port = _exports("".join(lines))["COLONIES_SERVER_PORT"]
+        assert ColoniesClient("127.0.0.1", int(port)).version().buildversion
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) == 0
+        assert "stopped serving" in proc.stderr.read()  # type: ignore[union-attr]
+    finally:
+        proc.kill()
+        proc.communicate()
+
+
+def test_envelope_helper_output_works_with_curl(tmp_path) -> None:
+    from colonies_fake import FakeColonies, FakeColoniesServer
+
+    fake = FakeColonies()
+    fake.add_colony("dev")
+    worker = fake.add_executor("dev", "w", "cli")
+    out = io.StringIO()
+    args = argparse.Namespace(msgtype="getcolonymsg", fields=["colonyname=dev"], json=None, prvkey=worker.prvkey)
+    assert envelope(args, out) == 0
+    path = tmp_path / "envelope.json"
+    path.write_text(out.getvalue())
+    with FakeColoniesServer(fake) as server:
+        if shutil.which("curl"):
+            done = subprocess.run(
+                ["curl", "-s", "-X", "POST", "--data", f"@{path}", f"{server.url}/api"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            reply = done.stdout
+        else:  # pragma: no cover - curl is on the CI machines; keep the check meaningful without it
+            import requests
+
+            reply = requests.post(f"{server.url}/api", data=path.read_bytes(), timeout=30).text
+    decoded = io.StringIO()
+    assert decode(io.StringIO(reply), decoded) == 0
+    assert json.loads(decoded.getvalue())["payload"] == {"colonyid": fake.colony("dev").colonyid, "name": "dev"}  # type: ignore[union-attr]
+    fake.close()
