@@ -36,8 +36,10 @@ class ChannelLimits:
     """The channel limits of a fake; the defaults are the real server's.
 
     ``max_payload`` bytes per entry (larger is refused, equal is allowed),
-    ``max_entries`` per channel, ``max_channels`` per process, and a token
-    bucket per process of ``rate_burst`` tokens refilled at ``rate_per_second``.
+    ``max_entries`` per channel, ``max_channels`` per process, a token bucket
+    per process of ``rate_burst`` tokens refilled at ``rate_per_second``, and
+    ``subscriber_buffer`` undelivered entries before a WebSocket subscriber is
+    cut off as too slow.
     """
 
     max_payload: int = 10 * 1024 * 1024
@@ -45,6 +47,7 @@ class ChannelLimits:
     max_channels: int = 100
     rate_burst: int = 500
     rate_per_second: float = 100.0
+    subscriber_buffer: int = 10_000
 
 
 class Entry:

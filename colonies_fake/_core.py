@@ -110,19 +110,25 @@ class UserKeys:
 
 
 class Faults:
-    """Fault injection for tests: failures, delays and (later) dropped streams.
+    """Fault injection for tests.
 
     ``fail_next(n, status=500, message=...)`` answers the next ``n`` API calls
     with that error envelope; ``delay(seconds)`` holds every API call that long
-    (real time) before handling it; ``clear()`` undoes both.
+    (real time) before handling it; ``drop_streams()`` cuts every open
+    WebSocket (in-process streams too) without a close frame;
+    ``double_delivery(n=1)`` makes the next ``n`` channel subscriptions send
+    their last replayed entry again as a live one, as the real server's
+    replay/live race can (PROTOCOL.md 9.4); ``clear()`` undoes the lasting ones.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, fake: Optional[FakeColonies] = None) -> None:
+        self._fake = fake
         self._lock = threading.Lock()
         self._fail_count = 0
         self._fail_status = 500
         self._fail_message = ""
         self._delay = 0.0
+        self._double_deliveries = 0
 
     def fail_next(self, n: int = 1, status: int = 500, message: str = "injected fault") -> None:
         """Answer the next ``n`` requests with ``status`` and ``message``."""
@@ -136,11 +142,34 @@ class Faults:
         with self._lock:
             self._delay = max(0.0, seconds)
 
+    def drop_streams(self) -> int:
+        """Cut every open WebSocket stream now, as a network failure would; returns how many."""
+        if self._fake is None:
+            return 0
+        with self._fake._lock:
+            count = len(self._fake.pubsub.sessions)
+            self._fake.pubsub.drop_all()
+        return count
+
+    def double_delivery(self, n: int = 1) -> None:
+        """The next ``n`` channel subscriptions deliver their last replayed entry twice."""
+        with self._lock:
+            self._double_deliveries = n
+
+    def take_double_delivery(self) -> bool:
+        """Whether this channel subscription should repeat its last replayed entry."""
+        with self._lock:
+            if self._double_deliveries <= 0:
+                return False
+            self._double_deliveries -= 1
+            return True
+
     def clear(self) -> None:
         """Turn off every fault."""
         with self._lock:
             self._fail_count = 0
             self._delay = 0.0
+            self._double_deliveries = 0
 
     @property
     def current_delay(self) -> float:
@@ -189,7 +218,7 @@ class FakeColonies:
         self.rate_limit = rate_limit
         #: Channel limits; the defaults are the real server's.
         self.limits = limits or ChannelLimits()
-        self.faults = Faults()
+        self.faults = Faults(self)
         self.errors: list[BaseException] = []
         #: What ``getserverinfomsg`` reports as the HTTP backend (the served fake sets the port).
         self.server_info_backend: dict[str, Any] = {"type": "http", "port": 50080, "host": "0.0.0.0"}

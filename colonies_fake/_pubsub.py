@@ -48,8 +48,6 @@ __all__ = ["PubSub", "Session"]
 
 # The real server's default lifetime of a channel subscription sent with timeout 0.
 CHANNEL_DEFAULT_TIMEOUT = 30
-# Entries a channel subscriber may have queued before the server gives up on it.
-SUBSCRIBER_BUFFER = 10_000
 _OVERFLOW = Entry(0, 0, 0, "", None, "", "subscriber disconnected: buffer full")
 
 
@@ -98,7 +96,7 @@ class ChannelSubscriber:
         """A new entry was appended to the channel (called by the router)."""
         if self.overflowed or self.silenced:
             return
-        if len(self.queue) >= SUBSCRIBER_BUFFER:
+        if len(self.queue) >= self.session.fake.limits.subscriber_buffer:
             self.queue.pop()
             self.queue.append(_OVERFLOW)
             self.overflowed = True
@@ -362,6 +360,8 @@ class Session:
             self._outbox.append(
                 (reply_frame("subscribechannelmsg", dumps([entry.render() for entry in replay])), binary)
             )
+            if self.fake.faults.take_double_delivery():
+                sub.queue.append(replay[-1])  # as if appended between registration and the replay read
         timeout = msg["timeout"] or CHANNEL_DEFAULT_TIMEOUT
         sub.deadline = self.fake.clock.deadline(timeout)  # a negative timeout ends right after the replay
         self.poke()

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Generator, Optional, Union
 
-from colonies_sync._exceptions import WaitTimeout
+from colonies_sync._exceptions import StreamError, WaitTimeout
 from colonies_sync._models import MsgEntry
+from colonies_sync._subscription import _Control, channel_batches
 
 if TYPE_CHECKING:
     from colonies_sync._client import ColoniesClient
@@ -68,6 +69,7 @@ class Channel:
         self.process_id = process_id
         self.name = name
         self._scan_from = 0  # a log position before which this handle's future entries cannot be
+        self._last_sequence = 0
 
     def __repr__(self) -> str:
         return f"Channel(process_id={self.process_id!r}, name={self.name!r})"
@@ -86,6 +88,7 @@ class Channel:
         with sender_lock(sender):
             sequence = next_sequence(sender)
             self.client.channel_append(self.process_id, self.name, sequence, in_reply_to, payload, payload_type)
+        self._last_sequence = sequence
         return sequence
 
     def end(self, payload: Payload = b"", in_reply_to: int = 0) -> int:
@@ -104,56 +107,71 @@ class Channel:
         """
         return self.client.channel_read(self.process_id, self.name, after_seq=after, limit=limit)
 
-    def request(
-        self,
-        payload: Payload,
-        timeout: float = 30.0,
-        *,
-        poll_interval: float = 0.05,
-        max_poll_interval: float = 0.5,
-    ) -> MsgEntry:
+    def stream(
+        self, after: int = 0, timeout: Optional[float] = 300.0, *, quiet: float = 1.0
+    ) -> Generator[MsgEntry, None, None]:
+        """Iterate over the channel: the history from position ``after``, then entries as they come.
+
+        Yields every entry once, in log order, both sides' included, and stops
+        after yielding an entry of type ``"end"``. An ``"error"`` entry (or the
+        server cutting off a subscriber that fell behind) raises
+        :class:`~colonies_sync.StreamError` carrying the entry, instead of
+        yielding it. Raises :class:`~colonies_sync.WaitTimeout` when no end came
+        within ``timeout`` seconds (``None``: wait as long as the process runs),
+        and ``StreamError`` when the process closed without one. Breaking out of
+        the loop, or ``close()`` on the iterator, releases the connection.
+        """
+        control = _Control()
+        batches = channel_batches(self.client, self.process_id, self.name, after, timeout, control, quiet=quiet)
+        try:
+            for batch in batches:
+                for entry in batch:
+                    if entry.error:
+                        raise StreamError(f"the server dropped this subscriber: {entry.error}", entry=entry)
+                    if entry.type == "error":
+                        raise StreamError(entry.text or "an error entry ended the stream", entry=entry)
+                    yield entry
+                    if entry.type == "end":
+                        return
+        finally:
+            batches.close()
+            control.close()
+        if control.ended == "process closed":
+            raise StreamError(f"process {self.process_id} closed before an end entry on {self.name!r}")
+        raise WaitTimeout(f"no end entry on channel {self.name!r} within {timeout:g} s")
+
+    def request(self, payload: Payload, timeout: float = 30.0, *, quiet: float = 1.0) -> MsgEntry:
         """Append ``payload`` and return the other side's reply to it.
 
         The reply is the first entry after ours in log order, written by another
-        sender, whose ``inreplyto`` is the sequence we used. Polls with reads,
-        backing off from ``poll_interval`` to ``max_poll_interval`` seconds.
-        Raises :class:`~colonies_sync.WaitTimeout` if none comes within ``timeout``.
+        sender, whose ``inreplyto`` is the sequence we used. Waits on a channel
+        stream; raises :class:`~colonies_sync.WaitTimeout` if none comes within
+        ``timeout`` seconds, :class:`~colonies_sync.StreamError` if the process
+        closes first.
         """
-        return self.wait_reply(
-            self.append(payload), timeout, poll_interval=poll_interval, max_poll_interval=max_poll_interval
-        )
+        return self.wait_reply(self.append(payload), timeout, quiet=quiet)
 
-    def wait_reply(
-        self,
-        sequence: int,
-        timeout: float = 30.0,
-        *,
-        poll_interval: float = 0.05,
-        max_poll_interval: float = 0.5,
-    ) -> MsgEntry:
+    def wait_reply(self, sequence: int, timeout: float = 30.0, *, quiet: float = 1.0) -> MsgEntry:
         """Wait for the other side's reply to our entry ``sequence`` (see :meth:`request`)."""
         me = self._sender()
-        deadline = time.monotonic() + timeout
-        interval = poll_interval
-        start = self._scan_from  # our newest entry is at or after this position
-        found_ours = False
-        pause = threading.Event()
-        while True:
-            entries = self.read(after=start, limit=0)
-            for offset, entry in enumerate(entries):
-                if not found_ours:
-                    if entry.senderid == me and entry.sequence == sequence:
-                        found_ours = True
-                        start += offset  # later polls start at our entry
-                        self._scan_from = max(self._scan_from, start)
-                    continue
-                if entry.senderid != me and entry.inreplyto == sequence:
-                    return entry
-            if not found_ours and start:
-                start = 0  # an older entry of ours (waited for late): look from the start
-                continue
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise WaitTimeout(f"no reply to sequence {sequence} on channel {self.name!r} within {timeout:g} s")
-            pause.wait(min(interval, remaining))
-            interval = min(interval * 2, max_poll_interval)
+        # Our newest entry cannot be before the last position we found one of ours at.
+        start = self._scan_from if sequence == self._last_sequence else 0
+        control = _Control()
+        batches = channel_batches(self.client, self.process_id, self.name, start, timeout, control, quiet=quiet)
+        position = start
+        found = False
+        try:
+            for batch in batches:
+                for entry in batch:
+                    if not found and entry.senderid == me and entry.sequence == sequence:
+                        found = True
+                        self._scan_from = max(self._scan_from, position)
+                    elif found and entry.senderid != me and entry.inreplyto == sequence:
+                        return entry
+                    position += 1
+        finally:
+            batches.close()
+            control.close()
+        if control.ended == "process closed":
+            raise StreamError(f"process {self.process_id} closed before a reply to sequence {sequence}")
+        raise WaitTimeout(f"no reply to sequence {sequence} on channel {self.name!r} within {timeout:g} s")

@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import base64
 import os
-from typing import Any, Mapping, Optional, Sequence, Union
+import threading
+import time
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 from colonies_sync._channel import Channel
+from colonies_sync._exceptions import ColoniesConnectionError, WaitTimeout
+from colonies_sync._subscription import Subscription, channel_batches, process_events
 from colonies_sync._crypto import Crypto
 from colonies_sync._models import (
     Attribute,
@@ -79,6 +83,8 @@ class ColoniesClient:
         self.tls = tls
         self._transport: Transport = transport or HttpTransport(host, port, tls=tls, verify=verify)
         self._closed = False
+        self._subscriptions: set[Subscription] = set()
+        self._subscriptions_lock = threading.Lock()
 
     # --- construction and lifecycle -----------------------------------------------------
 
@@ -117,6 +123,13 @@ class ColoniesClient:
         """The ColonyOS id of the client's private key, or ``None`` without one."""
         return self._crypto.id(self._prvkey) if self._prvkey else None
 
+    def signing_key(self, prvkey: Optional[str] = None) -> str:
+        """The key a request is signed with: ``prvkey`` if given, else the client's; ``ValueError`` if none."""
+        key = prvkey if prvkey is not None else self._prvkey
+        if key is None:
+            raise ValueError("requests must be signed: give the client a private key (prvkey=) or set COLONIES_PRVKEY")
+        return key
+
     @property
     def crypto(self) -> Crypto:
         """The :class:`Crypto` the client signs with."""
@@ -128,10 +141,14 @@ class ColoniesClient:
         return self._transport
 
     def close(self) -> None:
-        """Release the client's connections. Idempotent."""
+        """Stop every subscription this client started and release its connections. Idempotent."""
         if self._closed:
             return
         self._closed = True
+        with self._subscriptions_lock:
+            live = list(self._subscriptions)
+        for subscription in live:
+            subscription.close()
         self._transport.close()
 
     @property
@@ -508,6 +525,172 @@ class ColoniesClient:
         """
         fields = {"processid": process_id, "name": channel, "afterseq": int(after_seq), "limit": int(limit)}
         return [MsgEntry.from_dict(e) for e in self._list("channelreadmsg", fields, prvkey)]
+
+    # --- subscriptions and waiting -----------------------------------------------------
+
+    def _start(
+        self,
+        name: str,
+        body: Callable[..., None],
+        on_error: Optional[Callable[[BaseException], Any]],
+        on_close: Optional[Callable[[], Any]],
+    ) -> Subscription:
+        if self._closed:
+            raise ValueError("the client is closed")
+
+        def finished(subscription: Subscription) -> None:
+            with self._subscriptions_lock:
+                self._subscriptions.discard(subscription)
+
+        subscription = Subscription(name, body, on_error, on_close, finished)
+        with self._subscriptions_lock:
+            if not subscription.closed:
+                self._subscriptions.add(subscription)
+        return subscription
+
+    def subscribe_process(
+        self,
+        colony_name: str,
+        process_id: str,
+        state: Union[ProcessState, int],
+        timeout: float,
+        on_process: Callable[[Process], Any],
+        on_error: Optional[Callable[[BaseException], Any]] = None,
+        on_close: Optional[Callable[[], Any]] = None,
+    ) -> Subscription:
+        """Call ``on_process`` each time the process is (or enters) ``state``, for ``timeout`` seconds.
+
+        Runs on a thread of its own (see :class:`Subscription`). The server sends
+        an event at once if the process is already in the state, then one per
+        entry into it; it ends the subscription by dropping the connection at the
+        timeout, which ends this one with ``on_close``. The server checks no
+        authorisation here, and the process in a SUCCESS event may be stale:
+        re-read it with :meth:`get_process` (as :meth:`wait` does).
+        ``colony_name`` is sent but the server ignores it.
+        """
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+
+        def body(control: Any) -> None:
+            for process in process_events(self, process_id, [int(state)], timeout, control):
+                if process is not None:
+                    on_process(process)
+
+        del colony_name  # the real server does not use it
+        return self._start(f"process:{process_id[:8]}", body, on_error, on_close)
+
+    def subscribe_channel(
+        self,
+        process_id: str,
+        channel: str,
+        after_seq: int,
+        timeout: Optional[float],
+        on_entries: Callable[[list[MsgEntry]], Any],
+        on_error: Optional[Callable[[BaseException], Any]] = None,
+        on_close: Optional[Callable[[], Any]] = None,
+        *,
+        quiet: float = 1.0,
+    ) -> Subscription:
+        """Call ``on_entries`` with each batch of channel entries: the history from ``after_seq``, then live.
+
+        ``after_seq`` is a log *position* (see :meth:`channel_read`). Runs on a
+        thread of its own (see :class:`Subscription`). Every entry arrives once,
+        in log order: a dropped connection is resumed from the position already
+        delivered, and the server's occasional double delivery is filtered out.
+        Ends with ``on_close`` after ``timeout`` seconds (``None``: when the
+        process closes or :meth:`Subscription.close` is called) or when the
+        process closes, which the real server reports with silence: after
+        ``quiet`` seconds without a frame the process is checked.
+        """
+        if timeout is not None and timeout <= 0:
+            raise ValueError("timeout must be positive, or None for no limit")
+
+        def body(control: Any) -> None:
+            for batch in channel_batches(self, process_id, channel, after_seq, timeout, control, quiet=quiet):
+                on_entries(batch)
+
+        return self._start(f"channel:{process_id[:8]}/{channel}", body, on_error, on_close)
+
+    def wait_for_running(self, process_id: str, timeout: float = 30, poll_interval: float = 0.5) -> Process:
+        """Poll until the process is no longer WAITING, and return it.
+
+        Returns a process that already finished too (check ``.state``). Raises
+        :class:`~colonies_sync.WaitTimeout` after ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        pause = threading.Event()
+        while True:
+            process = self.get_process(process_id)
+            if process.state is not ProcessState.WAITING:
+                return process
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise WaitTimeout(f"process {process_id} still WAITING after {timeout:g} s")
+            pause.wait(min(poll_interval, remaining))
+
+    def wait_for_state(
+        self,
+        process_id: str,
+        state: Union[ProcessState, int],
+        timeout: float = 30,
+        *,
+        poll_interval: float = 2.0,
+    ) -> Process:
+        """Wait (over a WebSocket) until the process is in ``state`` or has ended; return it re-read.
+
+        A process that reaches another terminal state cannot reach ``state``
+        any more, so it is returned too: check ``.state``. Between events the
+        process is polled every ``poll_interval`` seconds, which also covers a
+        stream that cannot be opened. Raises :class:`~colonies_sync.WaitTimeout`.
+        """
+        wanted = ProcessState(int(state))
+        return self._wait_states(process_id, [wanted], timeout, poll_interval, stop_on_terminal=True)
+
+    def wait(self, process_id: str, timeout: float = 60, *, poll_interval: float = 2.0) -> Process:
+        """Wait until the process is SUCCESS, FAILED or CANCELLED and return it, re-read.
+
+        The SUCCESS event of the real server may carry stale output, so the
+        process is always read again before it is returned. Raises
+        :class:`~colonies_sync.WaitTimeout`.
+        """
+        terminal = [ProcessState.SUCCESS, ProcessState.FAILED, ProcessState.CANCELLED]
+        return self._wait_states(process_id, terminal, timeout, poll_interval, stop_on_terminal=True)
+
+    def _wait_states(
+        self,
+        process_id: str,
+        states: list[ProcessState],
+        timeout: float,
+        poll_interval: float,
+        stop_on_terminal: bool,
+    ) -> Process:
+        deadline = time.monotonic() + timeout
+
+        def done(process: Process) -> bool:
+            return process.state in states or (stop_on_terminal and process.state.is_terminal)
+
+        current = self.get_process(process_id)
+        if done(current):
+            return current
+        pause = threading.Event()
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise WaitTimeout(
+                    f"process {process_id} not in {[s.name for s in states]} after {timeout:g} s "
+                    f"(it is {current.state.name})"
+                )
+            try:
+                for event in process_events(self, process_id, [int(s) for s in states], remaining, quiet=poll_interval):
+                    current = self.get_process(process_id)  # an event may be stale: read it again
+                    if done(current):
+                        return current
+                    del event
+            except ColoniesConnectionError:
+                pause.wait(min(poll_interval, max(0.0, deadline - time.monotonic())))
+            current = self.get_process(process_id)
+            if done(current):
+                return current
 
 
 _PAYLOAD_TYPES = ("", "data", "end", "error")

@@ -1,26 +1,30 @@
 """The transport seam: how a signed envelope reaches a server and its reply comes back.
 
-A transport has one job, ``call(envelope, timeout) -> RawReply``: send the
-request envelope's bytes, return the HTTP status and the raw reply body. It does
-not interpret either; ``_rpc`` does. ``HttpTransport`` talks to a real network;
+A transport does two things. ``call(envelope, timeout) -> RawReply`` sends one
+request envelope and returns the HTTP status and the raw reply body.
+``open_stream(timeout) -> Stream`` opens a ``/pubsub`` connection whose frames
+are envelopes both ways. Neither interprets what it carries; ``_rpc`` and
+``_subscription`` do. ``HttpTransport`` talks to a real network;
 ``colonies_fake.InProcessTransport`` hands the same bytes to a fake server in
 the same process, so the client's own code always runs.
 
-Foreign exceptions (``requests``) are translated here, once, into
-``ColoniesConnectionError``.
+Foreign exceptions (``requests``, ``websocket``) are translated here, once, into
+``ColoniesConnectionError`` (``StreamClosed`` for a stream that went away).
 """
 
 from __future__ import annotations
 
 import threading
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import NamedTuple, Optional, Protocol, runtime_checkable
 
 import requests
 import requests.adapters
 
+import websocket
+
 from colonies_sync._exceptions import ColoniesConnectionError
 
-__all__ = ["HttpTransport", "RawReply", "Transport"]
+__all__ = ["HttpTransport", "RawReply", "Stream", "StreamClosed", "Transport", "WebSocketStream"]
 
 
 class RawReply(NamedTuple):
@@ -28,6 +32,30 @@ class RawReply(NamedTuple):
 
     status: int
     body: bytes
+
+
+class StreamClosed(ColoniesConnectionError):
+    """The stream's connection went away (the server dropped it, or it was closed)."""
+
+
+@runtime_checkable
+class Stream(Protocol):
+    """A ``/pubsub`` connection: envelopes out, reply envelopes in, as text frames."""
+
+    def send(self, frame: str) -> None:
+        """Send one frame; raises ``StreamClosed`` if the connection is gone."""
+        ...
+
+    def receive(self, timeout: Optional[float]) -> Optional[str]:
+        """The next frame, or ``None`` when ``timeout`` seconds pass without one.
+
+        Raises ``StreamClosed`` when the connection is gone.
+        """
+        ...
+
+    def close(self) -> None:
+        """Close promptly (without waiting for the server); idempotent, safe from any thread."""
+        ...
 
 
 @runtime_checkable
@@ -40,6 +68,10 @@ class Transport(Protocol):
         ``timeout`` is the longest time, in seconds, to wait for the reply.
         Network failures and timeouts raise ``ColoniesConnectionError``.
         """
+        ...
+
+    def open_stream(self, *, timeout: float) -> Stream:
+        """Open a ``/pubsub`` stream, waiting at most ``timeout`` seconds to connect."""
         ...
 
     def close(self) -> None:
@@ -100,6 +132,25 @@ class HttpTransport:
             raise ColoniesConnectionError(f"cannot reach {self.base_url}: {exc}") from exc
         return RawReply(resp.status_code, body)
 
+    def open_stream(self, *, timeout: float) -> Stream:
+        """Connect a WebSocket to ``/pubsub`` (no pings: the server never answers them mid-stream)."""
+        if self._closed:
+            raise ColoniesConnectionError("the transport is closed")
+        try:
+            ws = websocket.create_connection(
+                self.ws_url,
+                timeout=min(self._connect_timeout, timeout),
+                enable_multithread=True,
+                sslopt=None
+                if self._verify is True
+                else {"cert_reqs": 0}
+                if self._verify is False
+                else {"ca_certs": self._verify},
+            )
+        except (websocket.WebSocketException, OSError) as exc:
+            raise ColoniesConnectionError(f"cannot open a stream to {self.ws_url}: {exc}") from exc
+        return WebSocketStream(ws, self.ws_url)
+
     def close(self) -> None:
         """Close every pooled connection. Idempotent."""
         with self._lock:
@@ -110,6 +161,49 @@ class HttpTransport:
 
     def __repr__(self) -> str:
         return f"HttpTransport({self.base_url!r})"
+
+
+class WebSocketStream:
+    """A ``Stream`` over websocket-client, closed abruptly (the server may not read a close frame)."""
+
+    def __init__(self, ws: websocket.WebSocket, url: str) -> None:
+        self._ws = ws
+        self._url = url
+        self._closed = False
+        self._lock = threading.Lock()
+
+    def send(self, frame: str) -> None:
+        """Send a text frame."""
+        try:
+            self._ws.send(frame)
+        except (websocket.WebSocketException, OSError) as exc:
+            raise StreamClosed(f"the stream to {self._url} is closed: {exc}") from exc
+
+    def receive(self, timeout: Optional[float]) -> Optional[str]:
+        """The next text or binary frame as text, ``None`` after ``timeout``."""
+        if self._closed:
+            raise StreamClosed("the stream is closed")
+        try:
+            self._ws.settimeout(timeout)
+            opcode, data = self._ws.recv_data()
+        except websocket.WebSocketTimeoutException:
+            return None
+        except (websocket.WebSocketException, OSError, ValueError) as exc:
+            raise StreamClosed(f"the stream to {self._url} was closed: {exc}") from exc
+        if opcode == websocket.ABNF.OPCODE_CLOSE:
+            raise StreamClosed(f"the server closed the stream to {self._url}")
+        return bytes(data).decode("utf-8", "replace") if not isinstance(data, str) else data
+
+    def close(self) -> None:
+        """Shut the socket without the close handshake (a streaming server is not reading)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        try:
+            self._ws.shutdown()  # type: ignore[no-untyped-call]
+        except Exception:  # already gone
+            pass
 
 
 def _host_for_url(host: str) -> str:
