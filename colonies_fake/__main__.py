@@ -44,7 +44,7 @@ def _executor(client: ColoniesClient, out: TextIO, printed: threading.Lock, fail
         with printed:
             print(f"  assigned   {_short(process.processid)} to worker-1 -> state {process.state.name}", file=out)
         chat = client.channel(process.processid, "chat")
-        question = chat.read(limit=1)[0]
+        question = next(chat.stream(timeout=10))  # the first entry: the user's question
         chat.append(f"Let me think about {question.text!r}", in_reply_to=question.sequence)
         pause = threading.Event()
         for word in ANSWER:
@@ -65,7 +65,12 @@ def _show(entry: MsgEntry, out: TextIO, printed: threading.Lock) -> None:
 
 
 def run_demo(out: TextIO = sys.stdout) -> int:
-    """Run the channel tutorial against a fake served on a local port, and print it."""
+    """Run the channel tutorial against a fake served on a local port, and print it.
+
+    The flow of the ColonyOS channel tutorial: submit with a channel, wait for
+    the process to run, subscribe to the channel, let the executor stream its
+    answer and end it, acknowledge, and wait for the process to finish.
+    """
     printed = threading.Lock()
     with FakeColonies(clock=RealClock()) as fake, FakeColoniesServer(fake) as server:
         fake.add_colony("demo")
@@ -79,33 +84,41 @@ def run_demo(out: TextIO = sys.stdout) -> int:
         spec = FunctionSpec.create("chat", "demo", "demo-worker", channels=["chat"], maxexectime=30)
         submitted = client.submit_function_spec(spec)
         print(f"  submitted  {_short(submitted.processid)} chat() with channel 'chat' -> state WAITING", file=out)
-        chat = client.channel(submitted.processid, "chat")
-        chat.append(QUESTION)  # the submitter may write before any executor is assigned
-        print(f"  alice    > {QUESTION}", file=out)
 
         failure: list[BaseException] = []
         thread = threading.Thread(target=_executor, args=(executor, out, printed, failure), name="demo-executor")
         thread.start()
-        seen = 1  # log positions already shown: our question
-        pause = threading.Event()
-        end: Optional[MsgEntry] = None
-        while end is None and thread.is_alive():
-            for entry in chat.read(after=seen, limit=0):
-                seen += 1
+        running = client.wait_for_running(submitted.processid, timeout=10, poll_interval=0.05)
+        with printed:
+            print(
+                f"  running    {_short(running.processid)} (wait_for_running) -> state {running.state.name}", file=out
+            )
+        chat = client.channel(submitted.processid, "chat")
+        chat.append(QUESTION)
+        with printed:
+            print(f"  alice    > {QUESTION}", file=out)
+
+        ended = threading.Event()
+        end: list[MsgEntry] = []
+
+        def on_entries(entries: list[MsgEntry]) -> None:
+            for entry in entries:
                 if entry.senderid == user.id:
                     continue
                 _show(entry, out, printed)
                 if entry.type == "end":
-                    end = entry
-            if end is None:
-                pause.wait(0.05)
-        if end is not None:
-            chat.append("thanks", in_reply_to=end.sequence)
+                    end.append(entry)
+                    ended.set()
+
+        with client.subscribe_channel(submitted.processid, "chat", 0, 30, on_entries, on_error=failure.append):
+            ended.wait(15)
+        if end:
+            chat.append("thanks", in_reply_to=end[0].sequence)  # the executor closes once we have it all
+        final = client.wait(submitted.processid, timeout=15)
         thread.join(15)
-        if failure or thread.is_alive() or end is None:
-            print(f"  the executor failed: {failure or 'timed out'}", file=out)
+        if failure or thread.is_alive() or not end:
+            print(f"  the demo failed: {failure or 'timed out'}", file=out)
             return 1
-        final = client.get_process(submitted.processid)
         print(f"  closed     {_short(final.processid)} output {final.out} -> state {final.state.name}", file=out)
         executor.close()
         client.close()

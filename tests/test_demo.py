@@ -1,4 +1,4 @@
-"""``python -m colonies_fake demo`` runs the channel tutorial end to end and says so."""
+"""``python -m colonies_fake demo`` runs the channel tutorial end to end over a served fake and says so."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def test_demo_prints_the_lifecycle_and_the_streamed_chat() -> None:
     text = "\n".join(lines)
     assert "submitted" in text and "with channel 'chat' -> state WAITING" in text
     assert f"  alice    > {QUESTION}" in lines
-    assert "assigned" in text and "state RUNNING" in text
+    assert "assigned" in text and "(wait_for_running) -> state RUNNING" in text
     assert any(line.endswith("(a reply to alice)") for line in lines)
     streamed = [line.split("> ", 1)[1] for line in lines if line.startswith("  worker   > ")]
     assert streamed[1:] == [*ANSWER, "[end]"]  # every chunk, in order, then the end marker
