@@ -354,6 +354,10 @@ class FakeColoniesServer:
         """Exceptions raised inside the server's threads or the fake's handlers, for tests."""
         return [*self._errors, *self.fake.errors]
 
+    def clear_errors(self) -> None:
+        """Forget the errors recorded so far (the fake's own are cleared by ``fake.reset()``)."""
+        self._errors.clear()
+
     def ready(self, timeout: float = 5.0) -> bool:
         """True once ``GET /health`` answers 200 (the readiness check)."""
         if self._tcp is None:

@@ -1,8 +1,9 @@
-"""The fake's replies equal the real server's recorded ones (tests/data/golden).
+"""Every server gives the real server's recorded replies (tests/data/golden).
 
 One generic replayer (``golden.py``) runs every published transcript; nothing
-here is written for one scenario. This module runs them in-process, on a fake
-clock, so the timing scenarios take no real time.
+here is written for one scenario. Through ``colonies_backend`` it runs them
+in-process and over HTTP (on a fake clock, so the timing scenarios take no real
+time) and, with ``--colonies-real``, against a real ColonyOS.
 """
 
 from __future__ import annotations
@@ -12,105 +13,83 @@ import threading
 import pytest
 import requests
 
-from colonies_fake import FakeClock, FakeColonies, FakeColoniesServer
+from colonies_fake import FakeClock, FakeColonies
+from colonies_fake.pytest_plugin import ColoniesBackend
 from tests.parity import golden
 
 
-class InProcessBackend:
-    """Sends request bodies straight to a FakeColonies; moves its fake clock."""
+class WireBackend:
+    """What the replayer needs, on any ``colonies_backend``: raw bodies to /api, WebSockets, time."""
 
-    websocket = False
-
-    def __init__(self, fake: FakeColonies) -> None:
-        self.fake = fake
-        self.server_prvkey = fake.server_prvkey
-
-    def post(self, body: bytes) -> golden.HttpReply:
-        reply = self.fake.handle_api(body)
-        return golden.HttpReply(reply.status, reply.body)
-
-    def advance(self, seconds: float) -> None:
-        assert isinstance(self.fake.clock, FakeClock)
-        self.fake.clock.advance(seconds)
-
-    def wait_blocked(self, done: threading.Event) -> None:
-        self.fake.wait_until(lambda: done.is_set() or self.fake.waiting_assigns() > 0, timeout=10)
-
-    def connect(self) -> golden.WebSocket:
-        raise golden.Unsupported("no WebSocket in-process")
-
-
-class HttpBackend(InProcessBackend):
-    """The same fake served on 127.0.0.1: requests over HTTP keep-alive, WebSockets to /pubsub."""
-
-    websocket = True
-
-    def __init__(self, fake: FakeColonies, server: FakeColoniesServer) -> None:
-        super().__init__(fake)
-        self.server = server
+    def __init__(self, backend: ColoniesBackend) -> None:
+        if backend.server_prvkey is None:
+            pytest.skip("the golden scenarios create colonies: they need the server key")
+        self.backend = backend
+        self.fake = backend.fake
+        self.server_prvkey = backend.server_prvkey
+        self.websocket = backend.kind != "inprocess"
         self.session = requests.Session()
         self.session.trust_env = False
 
     def post(self, body: bytes) -> golden.HttpReply:
-        reply = self.session.post(self.server.url + "/api", data=body, timeout=30)
-        return golden.HttpReply(reply.status_code, reply.content, reply.headers.get("Content-Type"))
+        if self.backend.kind == "inprocess":
+            assert self.fake is not None
+            reply = self.fake.handle_api(body)
+            return golden.HttpReply(reply.status, reply.body)
+        answer = self.session.post(f"http://{self.backend.host}:{self.backend.port}/api", data=body, timeout=60)
+        return golden.HttpReply(answer.status_code, answer.content, answer.headers.get("Content-Type"))
+
+    def advance(self, seconds: float) -> None:
+        self.backend.advance(seconds)
+
+    def wait_blocked(self, done: threading.Event) -> None:
+        if self.fake is not None:
+            self.fake.wait_until(lambda: done.is_set() or self.fake.waiting_assigns() > 0, timeout=10)  # type: ignore[union-attr]
+        else:
+            done.wait(0.5)  # a real server cannot tell us: give the long-poll time to reach it
 
     def connect(self) -> golden.WebSocket:
-        return golden.WebSocketClient(f"ws://{self.server.host}:{self.server.port}/pubsub")
+        if not self.websocket:
+            raise golden.Unsupported("no WebSocket in-process")
+        return golden.WebSocketClient(f"ws://{self.backend.host}:{self.backend.port}/pubsub")
 
-
-def _params() -> list[object]:
-    """Every transcript; those with WebSocket steps are replayed up to the first of them.
-
-    In-process there is no WebSocket, so those scenarios must stop exactly there
-    (``Unsupported``): any mismatch in the steps before fails the test.
-    """
-    params = []
-    for path in golden.scenario_files():
-        marks = []
-        if golden.needs_websocket(golden.load(path)):
-            marks.append(pytest.mark.xfail(raises=golden.Unsupported, strict=True, reason="WebSocket steps"))
-        params.append(pytest.param(path, id=path.stem, marks=marks))
-    return params
-
-
-@pytest.mark.parametrize("path", _params())
-def test_fake_replays_golden_transcript(path) -> None:
-    """Every reply of the recorded scenario matches, after the golden normalisation."""
-    fake = FakeColonies(clock=FakeClock())
-    try:
-        golden.Replayer(golden.load(path), InProcessBackend(fake), fake.crypto).run()
-    finally:
-        fake.close()
-    assert not fake.errors, fake.errors
+    def close(self) -> None:
+        self.session.close()
 
 
 @pytest.mark.parametrize("path", golden.scenario_files(), ids=lambda p: p.stem)
-def test_served_fake_replays_golden_transcript_over_http_and_websocket(path) -> None:
-    """The same transcripts over a real socket: status lines, content types, frames and their opcodes."""
-    fake = FakeColonies(clock=FakeClock())
-    with FakeColoniesServer(fake) as server:
-        backend = HttpBackend(fake, server)
-        replayer = golden.Replayer(golden.load(path), backend, fake.crypto)
-        try:
-            replayer.run()
-        finally:
-            replayer.close()
-            backend.session.close()
-    fake.close()
-    assert not server.errors, server.errors
+def test_server_replays_golden_transcript(path, colonies_backend: ColoniesBackend, request) -> None:
+    """Every reply and frame of the recorded scenario matches, after the golden normalisation.
+
+    In-process there is no WebSocket: scenarios with WebSocket steps are
+    checked up to the first of them, where they must stop (``Unsupported``),
+    so any mismatch before it still fails.
+    """
+    scenario = golden.load(path)
+    if colonies_backend.kind == "inprocess" and golden.needs_websocket(scenario):
+        request.node.add_marker(pytest.mark.xfail(raises=golden.Unsupported, strict=True, reason="WebSocket steps"))
+    wire = WireBackend(colonies_backend)
+    replayer = golden.Replayer(scenario, wire, colonies_backend.crypto)
+    try:
+        replayer.run()
+    finally:
+        replayer.close()
+        wire.close()
 
 
-class _Corrupting(InProcessBackend):
+class _Corrupting:
     """Changes one character of the n-th error message, to prove the replayer notices."""
 
+    websocket = False
+
     def __init__(self, fake: FakeColonies, nth: int) -> None:
-        super().__init__(fake)
+        self.fake = fake
+        self.server_prvkey = fake.server_prvkey
         self.errors_seen = 0
         self.nth = nth
 
     def post(self, body: bytes) -> golden.HttpReply:
-        reply = super().post(body)
+        reply = self.fake.handle_api(body)
         if b'"error":true' in reply.body:
             self.errors_seen += 1
             if self.errors_seen == self.nth:
@@ -122,7 +101,16 @@ class _Corrupting(InProcessBackend):
                 payload["message"] = payload["message"].replace("n", "m", 1)
                 envelope["payload"] = base64.b64encode(json.dumps(payload).encode()).decode()
                 return golden.HttpReply(reply.status, json.dumps(envelope).encode())
-        return reply
+        return golden.HttpReply(reply.status, reply.body)
+
+    def advance(self, seconds: float) -> None:
+        self.fake.clock.advance(seconds)  # type: ignore[attr-defined]
+
+    def wait_blocked(self, done: threading.Event) -> None:
+        self.fake.wait_until(lambda: done.is_set() or self.fake.waiting_assigns() > 0, timeout=10)
+
+    def connect(self) -> golden.WebSocket:
+        raise golden.Unsupported("no WebSocket in-process")
 
 
 def test_replayer_notices_a_changed_error_text() -> None:
@@ -137,11 +125,11 @@ def test_replayer_notices_a_changed_error_text() -> None:
 def test_replayer_notices_a_wrong_status() -> None:
     fake = FakeColonies(clock=FakeClock())
 
-    class WrongStatus(InProcessBackend):
+    class WrongStatus(_Corrupting):
         def post(self, body: bytes) -> golden.HttpReply:
-            reply = super().post(body)
+            reply = self.fake.handle_api(body)
             return golden.HttpReply(418 if reply.status == 403 else reply.status, reply.body)
 
     with pytest.raises(golden.Mismatch, match="HTTP 418"):
-        golden.Replayer(golden.load(golden.GOLDEN_DIR / "colony_add_get.json"), WrongStatus(fake), fake.crypto).run()
+        golden.Replayer(golden.load(golden.GOLDEN_DIR / "colony_add_get.json"), WrongStatus(fake, 0), fake.crypto).run()
     fake.close()
