@@ -59,7 +59,7 @@ class Entry:
         self,
         sequence: int,
         inreplyto: int,
-        timestamp: int,
+        timestamp: Optional[int],
         senderid: str,
         payload: Optional[bytes],
         type: str,

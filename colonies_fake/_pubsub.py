@@ -48,7 +48,7 @@ __all__ = ["PubSub", "Session"]
 
 # The real server's default lifetime of a channel subscription sent with timeout 0.
 CHANNEL_DEFAULT_TIMEOUT = 30
-_OVERFLOW = Entry(0, 0, 0, "", None, "", "subscriber disconnected: buffer full")
+_OVERFLOW = Entry(0, 0, None, "", None, "", "subscriber disconnected: buffer full")
 
 
 def reply_frame(payloadtype: str, payload_json: str) -> str:

@@ -52,7 +52,8 @@ from colonies_sync._models import (
     ServerVersion,
     User,
 )
-from colonies_sync._transport import HttpTransport, RawReply, Transport
+from colonies_sync._subscription import Subscription
+from colonies_sync._transport import HttpTransport, RawReply, Stream, StreamClosed, Transport
 
 __version__ = "0.1.0"
 
@@ -95,7 +96,10 @@ __all__ = [
     "ServerInfo",
     "ServerVersion",
     "ServiceUnavailable",
+    "Stream",
+    "StreamClosed",
     "StreamError",
+    "Subscription",
     "Transport",
     "UnknownProcess",
     "User",

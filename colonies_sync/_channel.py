@@ -126,8 +126,6 @@ class Channel:
         try:
             for batch in batches:
                 for entry in batch:
-                    if entry.error:
-                        raise StreamError(f"the server dropped this subscriber: {entry.error}", entry=entry)
                     if entry.type == "error":
                         raise StreamError(entry.text or "an error entry ended the stream", entry=entry)
                     yield entry

@@ -23,7 +23,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Generator, Optional
 
-from colonies_sync._exceptions import ColoniesConnectionError, ProtocolError, server_error
+from colonies_sync._exceptions import ColoniesConnectionError, ProtocolError, StreamError, server_error
 from colonies_sync._models import MsgEntry, Process, ProcessState
 from colonies_sync._rpc import encode_request
 from colonies_sync._transport import Stream, StreamClosed
@@ -236,8 +236,12 @@ def channel_batches(
                     control.ended = "timeout"  # the server's end of the subscription at its timeout
                     return
                 backoff.reset()
-                fresh = []
+                fresh: list[MsgEntry] = []
                 for entry in entries:
+                    if entry.error:  # the server cut this subscriber off: it fell too far behind
+                        if fresh:
+                            yield fresh
+                        raise StreamError(f"the server dropped this subscriber: {entry.error}", entry=entry)
                     key = _entry_key(entry)
                     if key in seen:
                         continue  # delivered already: the replay/live race or a resume

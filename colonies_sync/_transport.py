@@ -14,6 +14,7 @@ Foreign exceptions (``requests``, ``websocket``) are translated here, once, into
 
 from __future__ import annotations
 
+import socket
 import threading
 from typing import NamedTuple, Optional, Protocol, runtime_checkable
 
@@ -200,6 +201,13 @@ class WebSocketStream:
             if self._closed:
                 return
             self._closed = True
+        sock = getattr(self._ws, "sock", None)
+        try:
+            if sock is not None:
+                # shutdown() wakes a thread blocked in recv(); close() alone would not.
+                sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already gone
         try:
             self._ws.shutdown()  # type: ignore[no-untyped-call]
         except Exception:  # already gone
