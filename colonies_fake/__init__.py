@@ -14,6 +14,7 @@ from colonies_fake._channels import ChannelLimits
 from colonies_fake._clock import Clock, FakeClock, RealClock
 from colonies_fake._core import ColonyKeys, ExecutorKeys, FakeColonies, Faults, Reply, UserKeys
 from colonies_fake._http import FakeColoniesServer
+from colonies_fake._sandbox import Sandbox
 from colonies_fake._transport import InProcessTransport
 
 __all__ = [
@@ -28,5 +29,6 @@ __all__ = [
     "InProcessTransport",
     "RealClock",
     "Reply",
+    "Sandbox",
     "UserKeys",
 ]

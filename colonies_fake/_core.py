@@ -17,6 +17,7 @@ crypto and, for the inspection helpers, the shared data model.
 from __future__ import annotations
 
 import base64
+import html
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional
@@ -273,6 +274,32 @@ class FakeColonies:
             self._init_state()
             self.faults.clear()
             self.errors.clear()
+
+    def __repr__(self) -> str:
+        with self._lock:
+            processes = len(self.procs)
+            colonies = len(self._colonies)
+        clock = type(self.clock).__name__
+        return f"FakeColonies(colonies={colonies}, processes={processes}, clock={clock}, closed={self._closed})"
+
+    def _repr_html_(self) -> str:
+        """The fake's contents for Jupyter: colonies with their executors, users and process counts."""
+        with self._lock:
+            rows = []
+            for colony in self.colonies():
+                executors = ", ".join(f"{e.name} ({e.executortype})" for e in self.executors_of(colony.name))
+                users = ", ".join(u.name for u in self.users_of(colony.name))
+                states: dict[str, int] = {}
+                for p in self.procs.of_colony(colony.name):
+                    name = ("WAITING", "RUNNING", "SUCCESS", "FAILED", "CANCELLED")[p.state]
+                    states[name] = states.get(name, 0) + 1
+                counts = ", ".join(f"{n} {s}" for s, n in states.items()) or "none"
+                rows.append(
+                    f"<tr><td>{html.escape(colony.name)}</td><td>{html.escape(executors)}</td>"
+                    f"<td>{html.escape(users)}</td><td>{html.escape(counts)}</td></tr>"
+                )
+        head = "<tr><th>colony</th><th>executors</th><th>users</th><th>processes</th></tr>"
+        return f"<table><caption>{html.escape(repr(self))}</caption>{head}{''.join(rows)}</table>"
 
     def __enter__(self) -> FakeColonies:
         return self

@@ -131,7 +131,7 @@ class ColoniesBackend:
     """
 
     kind: str
-    server_prvkey: Optional[str]
+    server_prvkey: Optional[str] = attrs.field(repr=False)
     host: str = ""
     port: int = 0
     fake: Optional[FakeColonies] = None

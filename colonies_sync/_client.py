@@ -89,15 +89,16 @@ class ColoniesClient:
     # --- construction and lifecycle -----------------------------------------------------
 
     @classmethod
-    def from_env(cls, **overrides: Any) -> ColoniesClient:
+    def from_env(cls, environ: Optional[Mapping[str, str]] = None, **overrides: Any) -> ColoniesClient:
         """A client configured from the environment, as the ColonyOS CLI is.
 
         Reads ``COLONIES_SERVER_HOST`` (default ``localhost``),
         ``COLONIES_SERVER_PORT`` (default 50080), ``COLONIES_TLS`` or
-        ``COLONIES_SERVER_TLS`` (``true``/``false``) and ``COLONIES_PRVKEY``.
-        Keyword arguments override what the environment says.
+        ``COLONIES_SERVER_TLS`` (``true``/``false``) and ``COLONIES_PRVKEY``
+        from ``environ`` (default: ``os.environ``). Keyword arguments override
+        what the environment says.
         """
-        env = os.environ
+        env = os.environ if environ is None else environ
         tls_text = env.get("COLONIES_TLS", env.get("COLONIES_SERVER_TLS", "false"))
         port_text = env.get("COLONIES_SERVER_PORT", "50080")
         try:

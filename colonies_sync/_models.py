@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import enum
+import html
 import re
 from typing import Any, Callable, Mapping, Optional, TypeVar
 
@@ -462,6 +463,22 @@ class Process(_Model):
     errors: list[str] = _wire(factory=list, load=_list)
     extra: dict[str, Any] = _extra()
 
+    def _repr_html_(self) -> str:
+        """A small table for Jupyter: what a person checks first about a process."""
+        rows = [
+            ("process", self.processid),
+            ("function", f"{self.spec.funcname}({', '.join(map(repr, self.spec.args))})"),
+            ("state", _state_name(self.state)),
+            ("colony / type", f"{self.spec.conditions.colonyname} / {self.spec.conditions.executortype}"),
+            ("submitted by", self.initiatorname),
+            ("executor", self.assignedexecutorid or "none yet"),
+            ("submitted", format_time(self.submissiontime)),
+            ("channels", ", ".join(self.spec.channels) or "none"),
+            ("output", repr(self.out) if self.out else ""),
+            ("errors", "; ".join(self.errors or [])),
+        ]
+        return _html_table("Process", rows)
+
 
 @attrs.frozen(kw_only=True)
 class Log(_Model):
@@ -478,6 +495,17 @@ class Log(_Model):
     def time(self) -> _dt.datetime:
         """``timestamp`` as an aware UTC datetime (microsecond precision)."""
         return _dt.datetime.fromtimestamp(self.timestamp / 1e9, tz=_dt.timezone.utc)
+
+
+def _state_name(state: Any) -> str:
+    return state.name if isinstance(state, enum.Enum) else str(state)
+
+
+def _html_table(title: str, rows: list[tuple[str, str]]) -> str:
+    cells = "".join(
+        f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows
+    )
+    return f"<table><caption>{html.escape(title)}</caption>{cells}</table>"
 
 
 def _b64_load(v: Any) -> bytes:
@@ -510,6 +538,20 @@ class MsgEntry(_Model):
     type: str = _wire("", load=_str, omitempty=True)
     error: str = _wire("", load=_str, omitempty=True)
     extra: dict[str, Any] = _extra()
+
+    def _repr_html_(self) -> str:
+        """One channel entry as a small table for Jupyter."""
+        rows = [
+            ("sequence", str(self.sequence)),
+            ("in reply to", str(self.inreplyto) if self.inreplyto else ""),
+            ("type", self.type),
+            ("sender", self.senderid),
+            ("time", format_time(self.timestamp)),
+            ("payload", self.text if self.text.isprintable() else repr(self.payload)),
+        ]
+        if self.error:
+            rows.append(("error", self.error))
+        return _html_table("Channel entry", rows)
 
     @property
     def text(self) -> str:
