@@ -59,7 +59,7 @@ def main() -> int:
             client.submit_function_spec(FunctionSpec.create(name, colony, executortype, args=args, maxexectime=60))
             for name, args in jobs
         ]
-        for (name, args), process in zip(jobs, processes):
+        for (name, args), process in zip(jobs, processes, strict=True):
             done = client.wait(process.processid, timeout=60)
             print(f"{name}{tuple(args)} -> {done.state.name} {done.out or done.errors}")
         stop.set()
