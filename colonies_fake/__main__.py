@@ -236,7 +236,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     s.add_argument("--executor-type", default="cli", help="their executor type (default cli)")
     s.add_argument("--executor-prefix", default="executor", help="their names: PREFIX-1, PREFIX-2, ...")
     s.add_argument("--no-rate-limit", action="store_true", help="do not rate-limit channel appends")
-    s.add_argument("--real-time", action="store_true", default=True, help="deadlines fire in real time (default)")
     s.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
     e = commands.add_parser("envelope", help="print a signed request envelope (curl --data @file .../api)")

@@ -45,11 +45,8 @@ from colonies_sync._crypto import Crypto
 from colonies_sync._exceptions import InvalidSignature
 
 if TYPE_CHECKING:
+    import colonies_sync
     from colonies_sync import ColoniesClient
-    from colonies_sync import Executor as ExecutorModel
-    from colonies_sync import Log as LogModel
-    from colonies_sync import MsgEntry as MsgEntryModel
-    from colonies_sync import Process as ProcessModel
 
 __all__ = ["ColonyKeys", "ExecutorKeys", "FakeColonies", "Faults", "Reply", "UserKeys"]
 
@@ -324,7 +321,7 @@ class FakeColonies:
         with an injected delay longer than that, ``TimeoutError`` is raised after
         ``timeout`` seconds, as a client would see it. ``cancelled`` is set by a
         front end whose connection went away: a blocked long-poll then ends.
-        Raises :class:`FakeClosed` when the fake is closed or the request cancelled.
+        Raises ``FakeClosed`` when the fake is closed or the request cancelled.
         """
         if self._closed:
             raise FakeClosed("the fake server is closed")
@@ -587,7 +584,7 @@ class FakeColonies:
 
     # --- inspection for tests ------------------------------------------------------------
 
-    def process(self, process_id: str) -> ProcessModel:
+    def process(self, process_id: str) -> colonies_sync.Process:
         """The process as a client would see it; ``KeyError`` if there is none."""
         from colonies_sync import Process as ProcessModel
 
@@ -597,7 +594,7 @@ class FakeColonies:
                 raise KeyError(process_id)
             return ProcessModel.from_dict(_roundtrip(p.render()))
 
-    def processes(self, colony: Optional[str] = None, state: Optional[int] = None) -> list[ProcessModel]:
+    def processes(self, colony: Optional[str] = None, state: Optional[int] = None) -> list[colonies_sync.Process]:
         """Every process (of a colony, in a state), in submission order."""
         from colonies_sync import Process as ProcessModel
 
@@ -609,7 +606,7 @@ class FakeColonies:
             ]
             return [ProcessModel.from_dict(_roundtrip(p.render())) for p in sorted(chosen, key=lambda p: p.seq)]
 
-    def executor(self, colony: str, name: str) -> ExecutorModel:
+    def executor(self, colony: str, name: str) -> colonies_sync.Executor:
         """An executor as a client would see it; ``KeyError`` if there is none."""
         from colonies_sync import Executor as ExecutorModel
 
@@ -619,14 +616,14 @@ class FakeColonies:
                 raise KeyError((colony, name))
             return ExecutorModel.from_dict(_roundtrip(executor.render()))
 
-    def logs(self, process_id: str) -> list[LogModel]:
+    def logs(self, process_id: str) -> list[colonies_sync.Log]:
         """The log lines of a process, oldest first."""
         from colonies_sync import Log as LogModel
 
         with self._lock:
             return [LogModel.from_dict(log.render()) for log in self._logs_by_process.get(process_id, [])]
 
-    def channel_log(self, process_id: str, name: str) -> list[MsgEntryModel]:
+    def channel_log(self, process_id: str, name: str) -> list[colonies_sync.MsgEntry]:
         """The entries of a channel in log order, as a reader would get them; ``KeyError`` if it does not exist."""
         from colonies_sync import MsgEntry as MsgEntryModel
 

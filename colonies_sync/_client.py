@@ -290,7 +290,7 @@ class ColoniesClient:
     ) -> Process:
         """Submit a function spec; returns the new WAITING process.
 
-        A plain dict goes through :meth:`FunctionSpec.from_dict`, so a missing
+        A plain dict goes through ``FunctionSpec.from_dict``, so a missing
         ``maxwaittime``, ``maxexectime`` or ``maxretries`` is sent as -1, never 0.
         The channels named in ``spec.channels`` exist from this moment on.
         """

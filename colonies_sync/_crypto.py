@@ -269,7 +269,7 @@ def default_backend() -> str:
 class Crypto:
     """ColonyOS key and signature operations, as in the other ColonyOS SDKs.
 
-    ``Crypto()`` picks the fastest backend available (see :func:`default_backend`);
+    ``Crypto()`` picks the fastest backend available (or the one named by ``COLONIES_SYNC_CRYPTO``);
     ``Crypto(backend="ecdsa")`` forces one. Every backend gives identical results.
     """
 
@@ -283,7 +283,7 @@ class Crypto:
 
     @property
     def backend(self) -> str:
-        """The name of the backend in use: ``"coincurve"`` or ``"ecdsa"``."""
+        """Which backend is in use, ``"coincurve"`` or ``"ecdsa"``."""
         return self._impl.name
 
     def generate_private_key(self) -> str:

@@ -27,7 +27,6 @@ def _serve_args(**overrides: object) -> argparse.Namespace:
         executor_type="cli",
         executor_prefix="executor",
         no_rate_limit=False,
-        real_time=True,
         log_level="warning",
     )
     args.update(overrides)
@@ -123,4 +122,28 @@ def test_envelope_helper_output_works_with_curl(tmp_path) -> None:
     decoded = io.StringIO()
     assert decode(io.StringIO(reply), decoded) == 0
     assert json.loads(decoded.getvalue())["payload"] == {"colonyid": fake.colony("dev").colonyid, "name": "dev"}  # type: ignore[union-attr]
+    fake.close()
+
+
+def test_decode_of_an_error_reply_shows_the_server_text_and_exits_1() -> None:
+    from colonies_fake import FakeColonies, FakeColoniesServer
+
+    fake = FakeColonies()
+    fake.add_colony("dev")
+    worker = fake.add_executor("dev", "w", "cli")
+    out = io.StringIO()
+    args = argparse.Namespace(msgtype="getcolonymsg", fields=["colonyname=nope"], json=None, prvkey=worker.prvkey)
+    assert envelope(args, out) == 0
+    with FakeColoniesServer(fake) as server:
+        import requests
+
+        reply = requests.post(f"{server.url}/api", data=out.getvalue().encode(), timeout=30)
+    assert reply.status_code == 403
+    decoded = io.StringIO()
+    assert decode(io.StringIO(reply.text), decoded) == 1
+    assert json.loads(decoded.getvalue()) == {
+        "payloadtype": "error",
+        "error": True,
+        "payload": {"status": 403, "message": "Colony with name <nope> does not exists"},
+    }
     fake.close()
