@@ -162,6 +162,8 @@ class PubSub:
         """Live process and channel subscriptions (of one process)."""
         total = 0
         for session in self.sessions:
+            if session.dropping:
+                continue  # gone as far as anyone can tell; its thread may not have noticed yet
             total += sum(1 for s in session.process_subscriptions() if process_id in (None, s.processid))
             channel = session.channel_subscription()
             if channel is not None and process_id in (None, channel.processid):
@@ -240,6 +242,11 @@ class Session:
         """Drop the connection at the next look (no close frame)."""
         self._drop = True
         self.poke()
+
+    @property
+    def dropping(self) -> bool:
+        """Whether :meth:`drop` was called: the connection is going away."""
+        return self._drop
 
     def process_subscriptions(self) -> list[_ProcessSubscription]:
         """The process subscriptions of this connection still within their timeout."""

@@ -9,18 +9,20 @@ across handles, threads and restarts.
 
 The scheme: a sequence number is the current time in microseconds since the
 epoch, made strictly increasing per sender key (``max(now_us, last + 1)``), and
-the appends of one sender key are sent one at a time under that key's lock, so
-they reach the server in sequence order. Any number of handles and threads in
-a program then interleave safely, and a restarted program continues above what
-it wrote before (its clock has moved on). Numbers stay below 2**53, so
+the appends of one sender key to one channel are sent one at a time under a
+lock, so they reach the server in sequence order (appends to other channels
+go on in parallel). Any number of handles and threads in a program then
+interleave safely, and a restarted program continues above what it wrote
+before (its clock has moved on). Numbers stay below 2**53, so
 JavaScript readers (the TypeScript client) see them exactly.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from typing import TYPE_CHECKING, Generator, Optional, Union
+from typing import TYPE_CHECKING, Generator, Iterator, Optional, Union
 
 from colonies_sync._exceptions import StreamError, WaitTimeout
 from colonies_sync._models import MsgEntry
@@ -33,18 +35,27 @@ __all__ = ["Channel", "next_sequence", "sender_lock"]
 
 _sequence_lock = threading.Lock()
 _last_sequence: dict[str, int] = {}
-_sender_locks: dict[str, threading.Lock] = {}
+# Only keys in use have a lock, so an executor serving many processes does not accumulate them.
+_append_locks: dict[tuple[str, str, str], tuple[threading.Lock, list[int]]] = {}
 
 Payload = Union[str, bytes]
 
 
-def sender_lock(sender_id: str) -> threading.Lock:
-    """The lock that keeps one sender's appends in sequence order on the wire."""
+@contextlib.contextmanager
+def sender_lock(sender_id: str, process_id: str, channel: str) -> Iterator[None]:
+    """Hold the lock that keeps one sender's appends to one channel in sequence order on the wire."""
+    key = (sender_id, process_id, channel)
     with _sequence_lock:
-        lock = _sender_locks.get(sender_id)
-        if lock is None:
-            lock = _sender_locks[sender_id] = threading.Lock()
-        return lock
+        lock, users = _append_locks.setdefault(key, (threading.Lock(), [0]))
+        users[0] += 1
+    try:
+        with lock:
+            yield
+    finally:
+        with _sequence_lock:
+            users[0] -= 1
+            if users[0] == 0:
+                del _append_locks[key]
 
 
 def next_sequence(sender_id: str) -> int:
@@ -85,7 +96,7 @@ class Channel:
         sender = self._sender()
         # Held across the request: a smaller sequence arriving after a larger one
         # would be moved in front of it and shift positions readers already counted.
-        with sender_lock(sender):
+        with sender_lock(sender, self.process_id, self.name):
             sequence = next_sequence(sender)
             self.client.channel_append(self.process_id, self.name, sequence, in_reply_to, payload, payload_type)
         self._last_sequence = sequence
@@ -112,8 +123,9 @@ class Channel:
     ) -> Generator[MsgEntry, None, None]:
         """Iterate over the channel: the history from position ``after``, then entries as they come.
 
-        Yields every entry once, in log order, both sides' included, and stops
-        after yielding an entry of type ``"end"``. An ``"error"`` entry (or the
+        Yields every entry once (the history in log order, then new ones as
+        they come), both sides' included, and stops after yielding an entry of
+        type ``"end"``. An ``"error"`` entry (or the
         server cutting off a subscriber that fell behind) raises
         :class:`~colonies_sync.StreamError` carrying the entry, instead of
         yielding it. Raises :class:`~colonies_sync.WaitTimeout` when no end came

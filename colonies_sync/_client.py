@@ -35,7 +35,7 @@ from colonies_sync._models import (
     User,
 )
 from colonies_sync._rpc import UNSIGNED_TYPES, decode_reply, encode_request
-from colonies_sync._transport import HttpTransport, Transport
+from colonies_sync._transport import HttpTransport, Stream, StreamClosed, Transport
 
 __all__ = ["ColoniesClient"]
 
@@ -83,7 +83,9 @@ class ColoniesClient:
         self.tls = tls
         self._transport: Transport = transport or HttpTransport(host, port, tls=tls, verify=verify)
         self._closed = False
+        # What close() must end: subscription threads, and streams iterated on callers' threads.
         self._subscriptions: set[Subscription] = set()
+        self._streams: set[Stream] = set()
         self._subscriptions_lock = threading.Lock()
 
     # --- construction and lifecycle -----------------------------------------------------
@@ -142,15 +144,41 @@ class ColoniesClient:
         return self._transport
 
     def close(self) -> None:
-        """Stop every subscription this client started and release its connections. Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
+        """Stop every subscription and stream of this client and release its connections. Idempotent.
+
+        A ``Channel.stream()`` still being iterated then raises
+        :class:`~colonies_sync.StreamClosed`.
+        """
         with self._subscriptions_lock:
-            live = list(self._subscriptions)
-        for subscription in live:
+            if self._closed:
+                return
+            self._closed = True
+            subscriptions = list(self._subscriptions)
+            streams = list(self._streams)
+        for subscription in subscriptions:  # signal them all first, then wait: they end in parallel
+            subscription.close(timeout=0)
+        for stream in streams:
+            stream.close()
+        for subscription in subscriptions:
             subscription.close()
         self._transport.close()
+
+    def _open_stream(self) -> Stream:
+        """Open a stream that :meth:`close` will close; give it back with :meth:`_release_stream`."""
+        if self._closed:
+            raise StreamClosed("the client is closed")
+        stream = self._transport.open_stream(timeout=self.timeout)
+        with self._subscriptions_lock:
+            if not self._closed:
+                self._streams.add(stream)
+                return stream
+        stream.close()
+        raise StreamClosed("the client is closed")
+
+    def _release_stream(self, stream: Stream) -> None:
+        with self._subscriptions_lock:
+            self._streams.discard(stream)
+        stream.close()
 
     @property
     def closed(self) -> bool:
@@ -536,17 +564,17 @@ class ColoniesClient:
         on_error: Optional[Callable[[BaseException], Any]],
         on_close: Optional[Callable[[], Any]],
     ) -> Subscription:
-        if self._closed:
-            raise ValueError("the client is closed")
 
         def finished(subscription: Subscription) -> None:
             with self._subscriptions_lock:
                 self._subscriptions.discard(subscription)
 
-        subscription = Subscription(name, body, on_error, on_close, finished)
         with self._subscriptions_lock:
-            if not subscription.closed:
-                self._subscriptions.add(subscription)
+            if self._closed:
+                raise ValueError("the client is closed")
+            # Its thread's on_finish takes this lock, so it cannot run before the add.
+            subscription = Subscription(name, body, on_error, on_close, finished)
+            self._subscriptions.add(subscription)
         return subscription
 
     def subscribe_process(
@@ -563,11 +591,13 @@ class ColoniesClient:
 
         Runs on a thread of its own (see :class:`Subscription`). The server sends
         an event at once if the process is already in the state, then one per
-        entry into it; it ends the subscription by dropping the connection at the
-        timeout, which ends this one with ``on_close``. The server checks no
-        authorisation here, and the process in a SUCCESS event may be stale:
-        re-read it with :meth:`get_process` (as :meth:`wait` does).
-        ``colony_name`` is sent but the server ignores it.
+        entry into it. ``timeout`` is measured by this client's clock: the
+        subscription ends with ``on_close`` then, and a connection dropped
+        before (the network, or a fake server's clock moved past its timeout)
+        is subscribed again for the time left, without repeating an event. The
+        server checks no authorisation here, and the process in a SUCCESS event
+        may be stale: re-read it with :meth:`get_process` (as :meth:`wait`
+        does). ``colony_name`` is sent but the server ignores it.
         """
         if timeout <= 0:
             raise ValueError("timeout must be positive")
@@ -595,13 +625,17 @@ class ColoniesClient:
         """Call ``on_entries`` with each batch of channel entries: the history from ``after_seq``, then live.
 
         ``after_seq`` is a log *position* (see :meth:`channel_read`). Runs on a
-        thread of its own (see :class:`Subscription`). Every entry arrives once,
-        in log order: a dropped connection is resumed from the position already
-        delivered, and the server's occasional double delivery is filtered out.
-        Ends with ``on_close`` after ``timeout`` seconds (``None``: when the
-        process closes or :meth:`Subscription.close` is called) or when the
-        process closes, which the real server reports with silence: after
-        ``quiet`` seconds without a frame the process is checked.
+        thread of its own (see :class:`Subscription`). The history comes in log
+        order, new entries as they are appended. Every entry arrives once: a
+        dropped connection is resumed after the last entry delivered (found in
+        the log), and the server's occasional double delivery is filtered out.
+        Ends with ``on_close`` when the server ends the subscription at
+        ``timeout`` (``None``: never; longer subscriptions are renewed), or when
+        the process closes, which the real server reports with silence: after
+        ``quiet`` seconds without a frame the process is checked. An entry that
+        a sender inserts before entries already delivered (by appending a
+        smaller sequence than its earlier ones) is not seen by a resumed
+        stream; :class:`Channel` never appends that way.
         """
         if timeout is not None and timeout <= 0:
             raise ValueError("timeout must be positive, or None for no limit")

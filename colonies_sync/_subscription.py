@@ -23,7 +23,14 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Generator, Optional
 
-from colonies_sync._exceptions import ColoniesConnectionError, ProtocolError, StreamError, server_error
+from colonies_sync._exceptions import (
+    ColoniesConnectionError,
+    NotFound,
+    ProcessNotFound,
+    ProtocolError,
+    StreamError,
+    server_error,
+)
 from colonies_sync._models import MsgEntry, Process, ProcessState
 from colonies_sync._rpc import encode_request
 from colonies_sync._transport import Stream, StreamClosed
@@ -106,11 +113,41 @@ def _decode_frame(frame: str) -> Any:
     return payload
 
 
-def _open(client: ColoniesClient, control: _Control, message: dict[str, Any]) -> Stream:
-    stream = client.transport.open_stream(timeout=client.timeout)
-    control.attach(stream)
-    stream.send(encode_request(message, client.signing_key(), client.crypto).decode("ascii"))
+def _open(client: ColoniesClient, control: _Control, messages: list[dict[str, Any]]) -> Stream:
+    """Open a stream owned by the client and send the subscribe messages on it."""
+    stream = client._open_stream()
+    control.attach(stream)  # closes it at once if the owner already closed the subscription
+    try:
+        for message in messages:
+            stream.send(encode_request(message, client.signing_key(), client.crypto).decode("ascii"))
+    except BaseException:
+        _release(client, control, stream)
+        control.check()  # closed by its owner meanwhile: a normal end, not an error
+        raise
     return stream
+
+
+def _release(client: ColoniesClient, control: _Control, stream: Stream) -> None:
+    control.attach(None)
+    client._release_stream(stream)
+
+
+def _retry_pause(client: ColoniesClient, control: _Control, backoff: Backoff, error: ColoniesConnectionError) -> None:
+    """Pause before reconnecting, or raise ``error`` when the attempts are spent or the client is closed."""
+    control.check()
+    if client.closed:
+        raise StreamClosed("the client is closed") from error
+    delay = backoff.next_delay()
+    if delay is None:
+        raise error
+    control.pause(delay)
+
+
+# A connection that lived this long (seconds) was not a failed attempt, even if no frame came.
+_HEALTHY_SECONDS = 1.0
+# The real server drops a process subscription at its timeout, never before: a drop earlier than
+# this (seconds before the client's deadline) is a network failure, and is resubscribed.
+_DROP_TOLERANCE = 0.5
 
 
 def process_events(
@@ -120,51 +157,97 @@ def process_events(
     timeout: float,
     control: Optional[_Control] = None,
     quiet: Optional[float] = None,
+    backoff: Optional[Backoff] = None,
 ) -> Generator[Optional[Process], None, None]:
-    """Processes as the server's events report them, for any of ``states``, until ``timeout``.
+    """Processes as the server's events report them, for any of ``states``, for ``timeout`` seconds.
 
     One stream carries one ``subscribeprocessmsg`` per state. Yields ``None``
-    after each ``quiet`` seconds without an event (callers poll then). Ends when
-    the server drops the connection (its way of ending at the timeout) or the
-    time is up.
+    after each ``quiet`` seconds without an event, and after a failed attempt
+    to connect (callers poll then). The
+    server ends a subscription by dropping the connection at its timeout; a
+    drop before the client's own deadline is a failure, and the subscription
+    is renewed for the time left (with ``backoff``). The server then sends the
+    current state again when it matches: an event equal to the last one for
+    its state is not repeated.
     """
     control = control or _Control()
+    backoff = backoff or Backoff()
     deadline = time.monotonic() + timeout
-    stream = client.transport.open_stream(timeout=client.timeout)
-    control.attach(stream)
-    try:
-        for state in states:
-            message = {
+    last: dict[ProcessState, Process] = {}
+    while True:
+        control.check()
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        messages = [
+            {
                 "msgtype": "subscribeprocessmsg",
                 "colonyname": "",
                 "processid": process_id,
                 "executortype": "",  # the server substitutes the process's own type
                 "state": int(state),
-                "timeout": max(1, int(timeout + 0.999)),
+                "timeout": max(1, int(remaining + 0.999)),
             }
-            stream.send(encode_request(message, client.signing_key(), client.crypto).decode("ascii"))
-        while True:
-            control.check()
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            try:
-                frame = stream.receive(min(remaining, quiet) if quiet else remaining)
-            except StreamClosed:
+            for state in states
+        ]
+        try:
+            stream = _open(client, control, messages)
+        except ColoniesConnectionError as exc:
+            if quiet:
+                yield None  # the caller polls meanwhile
+            _retry_pause(client, control, backoff, exc)
+            continue
+        opened = time.monotonic()
+        try:
+            while True:
                 control.check()
-                return
-            if frame is None:
-                if quiet and time.monotonic() < deadline:
-                    yield None
-                continue
-            yield Process.from_dict(_decode_frame(frame))
-    finally:
-        control.attach(None)
-        stream.close()
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                try:
+                    frame = stream.receive(min(remaining, quiet) if quiet else remaining)
+                except StreamClosed:
+                    control.check()
+                    if deadline - time.monotonic() <= _DROP_TOLERANCE:
+                        return  # the server's end of the subscription at its timeout
+                    raise
+                if frame is None:
+                    if quiet:
+                        yield None
+                    continue
+                process = Process.from_dict(_decode_frame(frame))
+                backoff.reset()
+                if last.get(process.state) == process:
+                    continue  # the same event again, as sent after a resubscription
+                last[process.state] = process
+                yield process
+        except StreamClosed as exc:
+            if time.monotonic() - opened >= _HEALTHY_SECONDS:
+                backoff.reset()
+            _retry_pause(client, control, backoff, exc)
+        finally:
+            _release(client, control, stream)
 
 
-def _entry_key(entry: MsgEntry) -> tuple[str, int, Any]:
-    return (entry.senderid, entry.sequence, entry.timestamp)
+def _resume_at(client: ColoniesClient, process_id: str, channel: str, position: int, last: Optional[MsgEntry]) -> int:
+    """The log position after the last entry delivered, checked against the log itself.
+
+    Counting can go wrong: a start past the end of the log (live entries are
+    appended at the real end), or a sender appending a smaller sequence (which
+    moves its entry back and shifts later ones, PROTOCOL.md 8.4). One read
+    confirms the count; only a mismatch reads the whole log.
+    """
+    if position == 0:
+        return 0
+    probe = client.channel_read(process_id, channel, after_seq=position - 1, limit=1)
+    if probe and (last is None or probe[0] == last):
+        return position
+    log = client.channel_read(process_id, channel, after_seq=0, limit=0)
+    if last is not None:
+        for index in range(len(log) - 1, -1, -1):
+            if log[index] == last:
+                return index + 1
+    return min(position, len(log))
 
 
 def channel_batches(
@@ -177,43 +260,56 @@ def channel_batches(
     quiet: float = 1.0,
     backoff: Optional[Backoff] = None,
 ) -> Generator[list[MsgEntry], None, None]:
-    """Batches of new channel entries: the history from position ``after``, then live ones.
+    """Batches of channel entries: the history from position ``after`` (in log order), then new ones as they come.
 
-    Every entry is yielded once, in log order, across reconnects: the stream is
-    resumed from the position already delivered, and an entry seen before (the
-    server's replay/live race) is dropped. Returns when the server ends the
-    subscription at ``timeout`` (``None``: never, the subscription is renewed),
-    or when the process has closed (the stream went quiet and ``get_process``
-    says so). A dropped stream is retried with ``backoff``; when its attempts
-    run out, or on an error frame, the error is raised.
+    Every entry is yielded once across reconnects: a new connection resumes
+    from the position after the last entry delivered (checked against the log),
+    and an entry that the server delivers both in the replay and live (its
+    replay/live race) is dropped. A subscription longer than the server's
+    renewal step, or open-ended (``timeout=None``), is renewed when the server
+    ends it. Returns at ``timeout`` or when the process has closed (the stream
+    went quiet for ``quiet`` seconds and ``get_process`` says so, or a resume
+    found the channel gone). A dropped stream is retried with ``backoff``; when
+    its attempts run out, or on an error frame, the error is raised.
     """
     control = control or _Control()
     backoff = backoff or Backoff()
     deadline = None if timeout is None else time.monotonic() + timeout
-    delivered = max(0, after)
-    seen: set[tuple[str, int, Any]] = set()
+    position = max(0, after)
+    last: Optional[MsgEntry] = None
+    reconnecting = False
     while True:
         control.check()
         remaining = None if deadline is None else deadline - time.monotonic()
         if remaining is not None and remaining <= 0:
             control.ended = "timeout"
             return
-        ask = _RENEW_SECONDS if remaining is None else max(1, int(min(remaining, _RENEW_SECONDS) + 0.999))
-        message = {
-            "msgtype": "subscribechannelmsg",
-            "processid": process_id,
-            "name": channel,
-            "afterseq": delivered,
-            "timeout": ask,
-        }
+        if remaining is None or remaining > _RENEW_SECONDS:
+            renew, ask = True, _RENEW_SECONDS  # asking for less than we need: renew when it ends
+        else:
+            renew, ask = False, max(1, int(remaining + 0.999))
         try:
-            stream = _open(client, control, message)
-        except ColoniesConnectionError:
-            delay = backoff.next_delay()
-            if delay is None:
-                raise
-            control.pause(delay)
+            if reconnecting:
+                position = _resume_at(client, process_id, channel, position, last)
+            message = {
+                "msgtype": "subscribechannelmsg",
+                "processid": process_id,
+                "name": channel,
+                "afterseq": position,
+                "timeout": ask,
+            }
+            stream = _open(client, control, [message])
+        except ColoniesConnectionError as exc:
+            _retry_pause(client, control, backoff, exc)
             continue
+        except NotFound:
+            if reconnecting and _process_closed(client, process_id):
+                control.ended = "process closed"
+                return
+            raise
+        resumed, reconnecting = reconnecting, True
+        opened = time.monotonic()
+        replay: Optional[list[MsgEntry]] = None  # this connection's first frame, while live ones may repeat it
         try:
             while True:
                 control.check()
@@ -229,11 +325,18 @@ def channel_batches(
                         control.ended = "process closed"
                         return
                     continue
-                entries = [MsgEntry.from_dict(e) for e in (_decode_frame(frame) or [])]
+                try:
+                    payload = _decode_frame(frame)
+                except NotFound:
+                    if resumed and _process_closed(client, process_id):
+                        control.ended = "process closed"  # closed while we reconnected
+                        return
+                    raise
+                entries = [MsgEntry.from_dict(e) for e in (payload or [])]
                 if not entries:
-                    if remaining is None:
-                        break  # an open-ended subscription: renew it
-                    control.ended = "timeout"  # the server's end of the subscription at its timeout
+                    if renew:
+                        break  # the server's end of one renewal step
+                    control.ended = "timeout"  # the server's end of the whole subscription
                     return
                 backoff.reset()
                 fresh: list[MsgEntry] = []
@@ -242,29 +345,30 @@ def channel_batches(
                         if fresh:
                             yield fresh
                         raise StreamError(f"the server dropped this subscriber: {entry.error}", entry=entry)
-                    key = _entry_key(entry)
-                    if key in seen:
-                        continue  # delivered already: the replay/live race or a resume
-                    seen.add(key)
-                    fresh.append(entry)
-                delivered += len(fresh)
+                    if replay is None or entry not in replay:
+                        # Live entries repeat the replay's last ones only before the first new one.
+                        replay = [] if replay is not None else replay
+                        fresh.append(entry)
+                    else:
+                        replay.remove(entry)
+                if replay is None:
+                    replay = list(fresh)
                 if fresh:
+                    position += len(fresh)
+                    last = fresh[-1]
                     yield fresh
-        except StreamClosed:
-            control.check()
-            delay = backoff.next_delay()
-            if delay is None:
-                raise
-            control.pause(delay)
+        except StreamClosed as exc:
+            if time.monotonic() - opened >= _HEALTHY_SECONDS:
+                backoff.reset()
+            _retry_pause(client, control, backoff, exc)
         finally:
-            control.attach(None)
-            stream.close()
+            _release(client, control, stream)
 
 
 def _process_closed(client: ColoniesClient, process_id: str) -> bool:
     """Whether the process has ended (or is gone): what a quiet channel stream may mean."""
-    from colonies_sync._exceptions import ProcessNotFound
-
+    if client.closed:
+        raise StreamClosed("the client is closed")
     try:
         state = client.get_process(process_id).state
     except ProcessNotFound:

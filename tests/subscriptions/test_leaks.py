@@ -82,9 +82,9 @@ def test_subscriptions_that_end_on_their_own_leave_no_thread(world: World) -> No
     threads = set(threading.enumerate())
     recs = [Recorder(), Recorder()]
     client.subscribe_channel(pid, "chat", 0, 30, recs[0].on_item, **recs[0].callbacks())
-    client.subscribe_process("dev", pid, ProcessState.SUCCESS, 30, recs[1].on_item, **recs[1].callbacks())
+    client.subscribe_process("dev", pid, ProcessState.SUCCESS, 1, recs[1].on_item, **recs[1].callbacks())
     world.wait_subscribed(2, pid)
-    world.fake.clock.advance(30)  # [] for the channel one; the process one's socket is dropped
+    world.fake.clock.advance(30)  # [] ends the channel one; the process one ends at its own deadline (1 s)
     for rec in recs:
         rec.wait_ended()
     world.fake.wait_until(lambda: not subscription_threads(threads), JOIN)

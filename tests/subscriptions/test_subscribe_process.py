@@ -4,8 +4,10 @@ PROTOCOL.md 9.3 (and 7.5 for what an event carries); DESIGN.md "Decisions on
 the details": the subscription keeps delivering every entry into the state,
 ``join()`` re-raises the error it ended with, ``close()`` is idempotent and
 prompt; a callback's exception goes to ``on_error``. The server ends a process
-subscription by dropping the socket at its timeout (fake time here), which the
-client reports through ``on_close``.
+subscription by dropping the socket at its timeout; the client's own clock
+decides: a drop at its deadline ends the subscription with ``on_close``, an
+earlier one (a network failure, or fake time moved past the server's timeout)
+is resubscribed for the time left.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ def test_an_event_comes_at_once_when_the_process_is_already_in_the_state(world: 
     assert isinstance(event, Process)
     assert (event.processid, event.state, event.isassigned) == (pid, ProcessState.WAITING, False)
     assert event == world.sub.get_process(pid)
-    world.fake.clock.advance(30)  # the end of the subscription
+    sub = world.sub._subscriptions.copy().pop()
+    sub.close()
     rec.wait_ended()
     assert len(rec.items) == 1
     assert rec.threads and all(name.startswith("colonies-subscription") for name in rec.threads), rec.threads
@@ -75,7 +78,7 @@ def test_every_later_entry_into_the_state_is_an_event_running_on_each_of_two_ass
         1,
     )
     assert not sub.closed  # still subscribed after two events
-    world.fake.clock.advance(100)  # the subscription's timeout
+    sub.close()
     rec.wait_ended()
     assert len(rec.items) == 2
     assert (rec.errors, rec.closes) == ([], 1)
@@ -101,10 +104,10 @@ def test_anyone_with_a_valid_signature_may_subscribe_even_an_unknown_key(world: 
     pid = world.submit()
     stranger = world.client("stranger")
     rec = Recorder()
-    subscribe(world, pid, ProcessState.WAITING, rec, client=stranger, timeout=30)
+    sub = subscribe(world, pid, ProcessState.WAITING, rec, client=stranger, timeout=30)
     [event] = rec.wait_items(1)
     assert (event.processid, event.state) == (pid, ProcessState.WAITING)
-    world.fake.clock.advance(30)
+    sub.close()
     rec.wait_ended()
     assert (rec.errors, rec.closes) == ([], 1)
 
@@ -125,21 +128,66 @@ def test_an_unknown_process_ends_with_forbidden_on_error_and_join_re_raises_it(w
     assert (rec.items, rec.closes) == ([], 0)
 
 
-def test_the_server_dropping_the_socket_at_the_timeout_ends_it_with_on_close(world: World) -> None:
+def test_it_ends_with_on_close_at_the_client_s_own_deadline(world: World) -> None:
     pid = world.submit()
     rec = Recorder()
-    sub = subscribe(world, pid, ProcessState.RUNNING, rec, timeout=30)
+    started = time.monotonic()
+    sub = subscribe(world, pid, ProcessState.RUNNING, rec, timeout=1)
     world.wait_subscribed(1, pid)
-    world.fake.clock.advance(29)  # one second short: still subscribed
     assert world.ex.assign("dev", -1).processid == pid
     [event] = rec.wait_items(1)
     assert event.state is ProcessState.RUNNING
-    world.fake.clock.advance(1)  # the timeout: the server drops the connection, no frame
     rec.wait_ended()
+    assert time.monotonic() - started >= 1.0
     sub.join(JOIN)  # ended normally: nothing to re-raise
     assert (rec.closes, rec.errors, sub.error, sub.closed) == (1, [], None, True)
     assert len(rec.items) == 1
     world.fake.wait_until(lambda: world.fake.subscriptions() == 0, JOIN)
+
+
+@pytest.mark.parametrize("cause", ["network", "fake time past the server timeout"])
+def test_a_drop_before_the_deadline_is_resubscribed_and_no_event_is_lost(world: World, cause: str) -> None:
+    pid = world.submit()
+    rec = Recorder()
+    with subscribe(world, pid, ProcessState.RUNNING, rec, timeout=60):
+        world.wait_subscribed(1, pid)
+        if cause == "network":
+            assert world.fake.faults.drop_streams() == 1
+        else:
+            world.fake.clock.advance(61)  # the fake ends its side of the subscription
+        world.wait_subscribed(1, pid)  # the client subscribed again
+        assert world.ex.assign("dev", -1).processid == pid
+        [event] = rec.wait_items(1)
+        assert (event.processid, event.state) == (pid, ProcessState.RUNNING)
+        assert not rec.ended.is_set()
+    assert (rec.errors, rec.closes) == ([], 1)
+
+
+def test_the_event_repeated_after_a_resubscription_is_not_delivered_twice(world: World) -> None:
+    pid = world.submit(maxexectime=2, maxretries=3)
+    assert world.ex.assign("dev", -1).processid == pid
+    rec = Recorder()
+    with subscribe(world, pid, ProcessState.RUNNING, rec, timeout=60):
+        [first] = rec.wait_items(1)  # already RUNNING: sent at once
+        world.wait_subscribed(1, pid)
+        world.fake.faults.drop_streams()  # a dropped connection no longer counts, at once
+        world.wait_subscribed(1, pid)  # resubscribed: the server sends the RUNNING process again
+        world.fake.clock.advance(3)  # released to WAITING...
+        assert world.ex2.assign("dev", -1).processid == pid  # ...and RUNNING again: a new event
+        got = rec.wait_items(2)
+    assert got[0] == first
+    assert (got[1].assignedexecutorid, got[1].retries) == (world.ex2_id, 1)
+    assert len(rec.items) == 2
+    assert (rec.errors, rec.closes) == ([], 1)
+
+
+def test_closing_right_after_subscribing_is_a_normal_end(world: World) -> None:
+    pid = world.submit()
+    for _ in range(50):
+        rec = Recorder()
+        subscribe(world, pid, ProcessState.SUCCESS, rec).close()
+        rec.wait_ended()
+        assert (rec.errors, rec.closes) == ([], 1)
 
 
 def test_a_callback_exception_goes_to_on_error_ends_the_subscription_and_join_re_raises_it(world: World) -> None:
