@@ -136,7 +136,10 @@ class Faults:
             self._fail_message = message
 
     def delay(self, seconds: float) -> None:
-        """Hold every request ``seconds`` (real time) before handling it; 0 turns it off."""
+        """Hold every request ``seconds`` (real time) before handling it; 0 turns it off.
+
+        A held request ends early, unanswered, when its client goes away or the fake closes.
+        """
         with self._lock:
             self._delay = max(0.0, seconds)
 
@@ -223,7 +226,7 @@ class FakeColonies:
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._closed = False
-        self._closed_event = threading.Event()
+        self._held = 0  # requests the injected delay is holding now
         self._init_state()
         self.clock.add_listener(self._on_clock_jump)
 
@@ -246,7 +249,6 @@ class FakeColonies:
             if self._closed:
                 return
             self._closed = True
-            self._closed_event.set()
             self.procs.stop()
             self.pubsub.poke_all()
         self.clock.remove_listener(self._on_clock_jump)
@@ -319,17 +321,18 @@ class FakeColonies:
 
         ``timeout`` is how long the caller will wait (a client's read timeout):
         with an injected delay longer than that, ``TimeoutError`` is raised after
-        ``timeout`` seconds, as a client would see it. ``cancelled`` is set by a
-        front end whose connection went away: a blocked long-poll then ends.
+        ``timeout`` seconds, as a client would see it. ``cancelled`` is set, with
+        :meth:`abandon`, by a front end whose client went away: a blocked
+        long-poll or injected delay then ends, and no process is assigned.
         Raises ``FakeClosed`` when the fake is closed or the request cancelled.
         """
         if self._closed:
             raise FakeClosed("the fake server is closed")
+        if cancelled is not None and cancelled.is_set():
+            raise FakeClosed("the connection went away")
         delay = self.faults.current_delay
         if delay:
-            wait = delay if timeout is None else min(delay, timeout)
-            if self._closed_event.wait(wait):
-                raise FakeClosed("the fake server is closed")
+            self._hold(delay if timeout is None else min(delay, timeout), cancelled)
             if timeout is not None and delay > timeout:
                 raise TimeoutError(f"no reply within {timeout:g} s (injected delay {delay:g} s)")
         injected = self.faults.take_failure()
@@ -343,6 +346,32 @@ class FakeColonies:
         except Exception as exc:  # a bug in the fake: record it, answer like a crashing server would
             self.errors.append(exc)
             return error_envelope(500, f"internal error in the fake server: {type(exc).__name__}: {exc}")
+
+    def _hold(self, seconds: float, cancelled: Optional[threading.Event]) -> None:
+        """The injected delay; ``FakeClosed`` as soon as the fake closes or the request is cancelled."""
+
+        def ended() -> bool:
+            return self._closed or (cancelled is not None and cancelled.is_set())
+
+        with self._lock:
+            self._held += 1
+            self._changed.notify_all()
+            try:
+                self._changed.wait_for(ended, seconds)  # close(), abandon() and a server's stop() notify
+            finally:
+                self._held -= 1
+                self._changed.notify_all()
+        if self._closed:
+            raise FakeClosed("the fake server is closed")
+        if cancelled is not None and cancelled.is_set():
+            raise FakeClosed("the connection went away")
+
+    def abandon(self, cancelled: threading.Event) -> None:
+        """A front end's client went away: cancel its request (``cancelled``) and wake it wherever it waits."""
+        with self._lock:
+            cancelled.set()
+            self.procs.wake_cancelled(cancelled)
+            self._changed.notify_all()
 
     def _dispatch(self, body: bytes, cancelled: Optional[threading.Event] = None) -> Reply:
         from colonies_fake._handlers import HANDLERS, server_info
@@ -672,6 +701,11 @@ class FakeColonies:
                     raise TimeoutError(f"condition not met within {timeout} s")
                 # Also re-check now and then: the predicate may look outside the fake.
                 self._changed.wait(min(remaining, 0.05))
+
+    def held_requests(self) -> int:
+        """How many requests the injected delay (``faults.delay``) is holding now."""
+        with self._lock:
+            return self._held
 
     def wait_for_assigns(self, n: int, timeout: float = 5.0, colony: Optional[str] = None) -> None:
         """Block until at least ``n`` assign long-polls are waiting, or raise ``TimeoutError``."""

@@ -189,6 +189,8 @@ class ProcessTable:
         while True:
             if self._fake.closed:
                 raise FakeClosed("the fake server is closed")
+            if cancelled is not None and cancelled.is_set():
+                raise FakeClosed("the connection went away")
             record = self._fake.colony(colony)
             paused = record is not None and record.paused
             if paused and deadline is None:
@@ -204,7 +206,7 @@ class ProcessTable:
                 if paused:
                     raise Fail(408, msgs.ASSIGN_PAUSED_TIMEOUT)
                 break
-            waiter = Waiter(executor, colony, cpu_limit, mem_limit, deadline, self._lock)
+            waiter = Waiter(executor, colony, cpu_limit, mem_limit, deadline, self._lock, cancelled)
             key = (colony, executor.executortype)
             self._waiters.setdefault(key, []).append(waiter)
             self._changed.notify_all()
@@ -221,8 +223,6 @@ class ProcessTable:
                 return waiter.reply
             if self._retired:
                 raise FakeClosed("the fake server was reset")
-            if cancelled is not None and cancelled.is_set():
-                raise FakeClosed("the connection went away")
             if deadline.expired():  # as the real loop: a passed deadline ends it before another look
                 if paused:
                     raise Fail(408, msgs.ASSIGN_PAUSED_TIMEOUT)
@@ -418,6 +418,13 @@ class ProcessTable:
             for waiter in waiters:
                 waiter.cond.notify()
         self._changed.notify_all()
+
+    def wake_cancelled(self, cancelled: threading.Event) -> None:
+        """Make the blocked assigns of a request whose client went away give up."""
+        for waiters in self._waiters.values():
+            for waiter in waiters:
+                if waiter.cancelled is cancelled:
+                    waiter.cond.notify()
 
     def wake_colony(self, colony: str) -> None:
         """Make the blocked assigns of one colony look again (after a resume)."""

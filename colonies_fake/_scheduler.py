@@ -80,7 +80,7 @@ class WaitingIndex:
 class Waiter:
     """An assign long-poll blocked until a process is handed to it or its deadline passes."""
 
-    __slots__ = ("executor", "colonyname", "cpu_limit", "mem_limit", "deadline", "cond", "reply")
+    __slots__ = ("executor", "colonyname", "cpu_limit", "mem_limit", "deadline", "cond", "reply", "cancelled")
 
     def __init__(
         self,
@@ -90,6 +90,7 @@ class Waiter:
         mem_limit: int,
         deadline: Deadline,
         lock: threading.RLock,
+        cancelled: Optional[threading.Event] = None,
     ) -> None:
         self.executor = executor
         self.colonyname = colonyname
@@ -98,10 +99,12 @@ class Waiter:
         self.deadline = deadline
         self.cond = threading.Condition(lock)
         self.reply: Optional[dict[str, Any]] = None  # the assign reply once a process is handed over
+        self.cancelled = cancelled  # set when the request's client went away
 
     def open(self) -> bool:
-        """Still waiting: nothing handed over yet and the deadline not passed."""
-        return self.reply is None and not self.deadline.expired()
+        """Still waiting: nothing handed over yet, the deadline not passed and the client still there."""
+        gone = self.cancelled is not None and self.cancelled.is_set()
+        return self.reply is None and not gone and not self.deadline.expired()
 
 
 EXEC, WAIT = 0, 1  # RUNNING processes are checked before WAITING ones in each tick
