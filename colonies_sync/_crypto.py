@@ -21,22 +21,23 @@ This module does no I/O and keeps no state besides small caches.
 
 from __future__ import annotations
 
+import collections
 import functools
 import hashlib
 import importlib
 import os
 import secrets
+import threading
 from typing import Any, Optional, Protocol
 
-import ecdsa as _ecdsa
 from ecdsa import rfc6979 as _rfc6979
-from ecdsa.ellipticcurve import INFINITY as _INFINITY
-from ecdsa.ellipticcurve import PointJacobi as _PointJacobi
 
+from colonies_sync import _secp256k1 as _curve
 from colonies_sync._exceptions import InvalidPrivateKey, InvalidSignature
 
 __all__ = [
     "Crypto",
+    "SignerHint",
     "available_backends",
     "default_backend",
     "generate_private_key",
@@ -62,10 +63,6 @@ def _optional_coincurve() -> Any:
 
 
 _coincurve: Any = _optional_coincurve()
-
-
-_G = _ecdsa.SECP256k1.generator
-_CURVE = _ecdsa.SECP256k1.curve
 
 
 def hash_text(text: str | bytes) -> str:
@@ -157,6 +154,52 @@ def _check_low_s(s: int) -> None:
         raise InvalidSignature("Failed verify signature: Signature s value is over half the order")
 
 
+class SignerHint:
+    """Who signed the last requests on one connection: a guess at who signs the next one.
+
+    With the pure-Python backend, a request from the same key as the last few
+    is checked against that key (two table lookups) instead of recovering the
+    key from scratch (a full scalar multiplication): about 0.35 ms instead of
+    0.8. The answer is the same either way, and a wrong guess costs only the
+    check. Keep one per connection; sharing one between threads is safe but
+    makes guesses worse.
+    """
+
+    __slots__ = ("pubkey", "streak")
+
+    def __init__(self) -> None:
+        self.pubkey = ""
+        self.streak = 0
+
+    def note(self, pubkey: str) -> None:
+        """``pubkey`` signed the request just recovered."""
+        if pubkey == self.pubkey:
+            self.streak += 1
+        else:
+            self.pubkey, self.streak = pubkey, 1
+
+
+# A key's table costs about 3 ms to build, so it is built only for a key that keeps signing.
+_HINT_STREAK = 3
+_KEY_COMBS_MAX = 64
+_key_combs: collections.OrderedDict[str, _curve.Comb] = collections.OrderedDict()
+_key_combs_lock = threading.Lock()
+
+
+def _key_comb(pubkey: str) -> _curve.Comb:
+    with _key_combs_lock:
+        comb = _key_combs.get(pubkey)
+        if comb is not None:
+            _key_combs.move_to_end(pubkey)
+            return comb
+    comb = _curve.Comb((int(pubkey[2:66], 16), int(pubkey[66:], 16)), 4)
+    with _key_combs_lock:
+        _key_combs[pubkey] = comb
+        while len(_key_combs) > _KEY_COMBS_MAX:
+            _key_combs.popitem(last=False)
+    return comb
+
+
 class _Backend(Protocol):
     """The curve arithmetic a backend provides; inputs are already validated."""
 
@@ -166,56 +209,71 @@ class _Backend(Protocol):
 
     def sign(self, digest: bytes, d: int) -> bytes: ...
 
-    def recover_public_hex(self, digest: bytes, r: int, s: int, recid: int) -> str: ...
+    def recover_public_hex(
+        self, digest: bytes, r: int, s: int, recid: int, hint: Optional[SignerHint] = None
+    ) -> str: ...
 
 
 class _EcdsaBackend:
-    """Pure-Python arithmetic on top of the ``ecdsa`` package."""
+    """Pure Python: RFC 6979 nonces from the ``ecdsa`` package, curve arithmetic from ``_secp256k1``."""
 
     name = "ecdsa"
 
     def public_hex(self, d: int) -> str:
-        point = _G * d
-        return f"04{point.x():064x}{point.y():064x}"
+        point = _curve.mul_g(d)
+        assert point is not None  # 0 < d < n
+        return f"04{point[0]:064x}{point[1]:064x}"
 
     def sign(self, digest: bytes, d: int) -> bytes:
         z = int.from_bytes(digest, "big")
         retry = 0
         while True:
             k = int(_rfc6979.generate_k(_N, d, hashlib.sha256, digest, retry_gen=retry))
-            point = _G * k
-            rx = int(point.x())
+            point = _curve.mul_g(k)
+            assert point is not None  # 0 < k < n
+            rx = point[0]
             r = rx % _N
             s = pow(k, -1, _N) * (z + r * d) % _N
             if r and s:
                 break
             retry += 1  # pragma: no cover - probability about 2**-256
-        v = (int(point.y()) & 1) | (2 if rx >= _N else 0)
+        v = (point[1] & 1) | (2 if rx >= _N else 0)
         if s > _HALF_N:
             s = _N - s
             v ^= 1
         return r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([v])
 
-    def recover_public_hex(self, digest: bytes, r: int, s: int, recid: int) -> str:
-        x = r + _N if recid & 2 else r
-        alpha = (pow(x, 3, _P) + 7) % _P
-        beta = pow(alpha, (_P + 1) // 4, _P)
-        if beta * beta % _P != alpha:
+    def recover_public_hex(self, digest: bytes, r: int, s: int, recid: int, hint: Optional[SignerHint] = None) -> str:
+        if hint is not None and hint.streak >= _HINT_STREAK and self._signed_by(hint.pubkey, digest, r, s, recid):
+            hint.note(hint.pubkey)
+            return hint.pubkey
+        pubkey = self._recover(digest, r, s, recid)
+        if hint is not None:
+            hint.note(pubkey)
+        return pubkey
+
+    @staticmethod
+    def _signed_by(pubkey: str, digest: bytes, r: int, s: int, recid: int) -> bool:
+        """Whether recovering (r, s, recid) would give ``pubkey``: R = (z G + r Q) / s is the point it names."""
+        w = pow(s, -1, _N)
+        point = _curve.mul_add_comb(int.from_bytes(digest, "big") * w % _N, _key_comb(pubkey), r * w % _N)
+        return point is not None and point[0] == (r + _N if recid & 2 else r) and point[1] & 1 == recid & 1
+
+    @staticmethod
+    def _recover(digest: bytes, r: int, s: int, recid: int) -> str:
+        big_r = _curve.lift_x(r + _N if recid & 2 else r, bool(recid & 1))
+        if big_r is None:
             raise InvalidSignature(
                 "Failed to recover public key: invalid signature: signature is not for a valid curve point"
             )
-        y = beta if beta & 1 == recid & 1 else _P - beta
-        big_r = _PointJacobi(_CURVE, x, y, 1, _N)
         z = int.from_bytes(digest, "big")
         r_inv = pow(r, -1, _N)
-        # Q = r^-1 (s R - z G): one multiplication by the precomputed generator,
-        # one by R.
-        q = _G * (-z * r_inv % _N) + big_r * (s * r_inv % _N)
-        if q == _INFINITY:
+        q = _curve.mul_add(-z * r_inv % _N, big_r, s * r_inv % _N)  # Q = r^-1 (s R - z G)
+        if q is None:
             raise InvalidSignature(
                 "Failed to recover public key: invalid signature: recovered pubkey is the point at infinity"
             )
-        return f"04{q.x():064x}{q.y():064x}"
+        return f"04{q[0]:064x}{q[1]:064x}"
 
 
 class _CoincurveBackend:
@@ -233,8 +291,8 @@ class _CoincurveBackend:
         key = _coincurve.PrivateKey(d.to_bytes(32, "big"))
         return bytes(key.sign_recoverable(digest, hasher=None))
 
-    def recover_public_hex(self, digest: bytes, r: int, s: int, recid: int) -> str:
-        assert _coincurve is not None
+    def recover_public_hex(self, digest: bytes, r: int, s: int, recid: int, hint: Optional[SignerHint] = None) -> str:
+        assert _coincurve is not None  # libsecp256k1 recovers in 40 us: no use for a hint
         compact = r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([recid])
         try:
             pub = _coincurve.PublicKey.from_signature_and_message(compact, digest, hasher=None)
@@ -310,16 +368,17 @@ class Crypto:
         d = _private_scalar(prvkey)
         return self._impl.sign(_digest(message), d).hex()
 
-    def recover_id(self, message: str | bytes, signature: str) -> str:
+    def recover_id(self, message: str | bytes, signature: str, *, hint: Optional[SignerHint] = None) -> str:
         """The id of the key that signed ``message``, as the real server recovers it.
 
         Raises :class:`~colonies_sync.InvalidSignature` with the server's text for a
         signature the server would refuse (bad hex, wrong length, recovery code,
         out-of-range r or s, high s). A well-formed signature by another key, or of
         another message, recovers some other id: that is not an error here.
+        ``hint`` (one per connection) only makes repeated recoveries faster.
         """
         r, s, recid = _parse_signature(signature)
-        pub_hex = self._impl.recover_public_hex(_digest(message), r, s, recid)
+        pub_hex = self._impl.recover_public_hex(_digest(message), r, s, recid, hint)
         _check_low_s(s)
         return _id_from_point_hex(pub_hex)
 
