@@ -3,8 +3,14 @@
 ``POST /api`` takes an envelope whatever its Content-Type and answers exactly
 what ``FakeColonies.handle_api`` says; ``GET /health`` answers 200 with an
 empty body; ``GET /pubsub`` upgrades to a WebSocket whose messages go to a
-``_pubsub.Session``; anything else is 404 with ``404 page not found``, as gin
-answers (PROTOCOL.md 1).
+``_pubsub.Session`` (a request gorilla/websocket would not upgrade gets its 400);
+anything else is 404 with ``404 page not found``, as gin answers (PROTOCOL.md 1).
+Status lines carry Go's reason phrases, requests h11 cannot parse get Go's
+plain-text error, and ``Expect: 100-continue`` is answered before the body is read.
+
+A client that leaves while its request blocks in the fake (an assign long-poll,
+an injected delay) cancels that request, as the real server's request context
+does (PROTOCOL.md 7.4): one thread per server peeks at those sockets.
 
 HTTP/1.1 is spoken with ``h11`` and WebSocket with ``wsproto``, two sans-I/O
 libraries of the same family that hand a connection over cleanly at the
@@ -17,13 +23,18 @@ requests (their long-polls see the connection go away) and joins every thread.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextlib
+import http
 import logging
 import selectors
 import socket
 import socketserver
 import threading
+import time
 import traceback
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
 
 import h11
 import wsproto
@@ -41,12 +52,119 @@ log = logging.getLogger("colonies_fake.http")
 
 _TEXT = "text/plain; charset=utf-8"
 _NOT_FOUND = b"404 page not found"
-_MAX_BODY = 64 * 1024 * 1024  # the real server has no limit; this only guards the test machine
+_MAX_HEADER_BYTES = (1 << 20) + 4096  # Go's net/http: DefaultMaxHeaderBytes and its 4 KiB slack (then 431)
+# The real server takes any body (10 MiB payloads arrive base64-encoded twice, ~18 MiB); this only guards
+# the test machine. A longer body is read to its end and dropped, so the client does see the 413.
+_MAX_BODY = 64 * 1024 * 1024
+_MAX_HELD = 1 << 20  # bytes a WebSocket takes in while its channel subscription blocks reading
 _READ_SIZE = 65536
+_LINGER = 0.5  # Go's rstAvoidanceDelay, in seconds
+_WATCH_INTERVAL = 0.05  # how soon a newly blocked request is watched, in seconds
+_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
 
 
 class _Gone(Exception):
     """The peer closed the connection, or the server is stopping."""
+
+
+def _phrase(status: int) -> str:
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return f"status code {status}"  # what Go's net/http writes for a code it has no text for
+
+
+def _tokens(request: h11.Request, name: bytes) -> set[bytes]:
+    return {token.strip().lower() for field, value in request.headers if field == name for token in value.split(b",")}
+
+
+def _gorilla_upgrades(request: h11.Request) -> bool:
+    """Whether gorilla/websocket's ``Upgrader`` (origin not checked) accepts this handshake."""
+    key = next((value for field, value in request.headers if field == b"sec-websocket-key"), b"")
+    try:
+        key_ok = len(base64.b64decode(key, validate=True)) == 16
+    except binascii.Error:
+        key_ok = False
+    return (
+        b"upgrade" in _tokens(request, b"connection")
+        and b"websocket" in _tokens(request, b"upgrade")
+        and b"13" in _tokens(request, b"sec-websocket-version")
+        and key_ok
+    )
+
+
+def _peer_gone(sock: socket.socket) -> Optional[bool]:
+    """True if the peer closed its end, False if it sent data (a peek cannot see past that), else None."""
+    try:
+        return sock.recv(1, socket.MSG_PEEK | _DONTWAIT) == b""
+    except BlockingIOError:
+        return None
+    except ConnectionError:
+        return True
+    except OSError:
+        return False  # closed here: its request is over
+
+
+class _PeerWatch:
+    """One thread that cancels a blocked request once its client has gone (PROTOCOL.md 7.4).
+
+    While a request blocks in ``handle_api`` its connection thread reads
+    nothing, so only a peek at the socket shows the client's end of stream.
+    """
+
+    def __init__(self, fake: FakeColonies) -> None:
+        self._fake = fake
+        self._cond = threading.Condition()
+        self._watched: dict[object, _Connection] = {}  # one token per blocked request
+        self._stopping = False
+        self._thread: Optional[threading.Thread] = None
+
+    def start(self, name: str) -> None:
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    @contextlib.contextmanager
+    def watching(self, connection: _Connection) -> Iterator[None]:
+        """Cancel ``connection``'s request if its client goes while the block runs."""
+        token = object()
+        with self._cond:
+            self._watched[token] = connection
+            self._cond.notify()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._watched.pop(token, None)
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not (self._watched or self._stopping):
+                    self._cond.wait()
+                if self._stopping:
+                    return
+                watched = list(self._watched.items())
+            with selectors.DefaultSelector() as selector:
+                for token, connection in watched:
+                    with contextlib.suppress(ValueError, KeyError, OSError):  # closed meanwhile
+                        selector.register(connection.sock, selectors.EVENT_READ, (token, connection))
+                ready = [key.data for key, _ in selector.select(_WATCH_INTERVAL)]
+            for token, connection in ready:
+                gone = _peer_gone(connection.sock)
+                if gone is None:
+                    continue
+                with self._cond:  # the request may have ended meanwhile: then its token is gone
+                    if self._watched.pop(token, None) is not None and gone:
+                        self._fake.abandon(connection.cancelled)
 
 
 class _Connection:
@@ -55,8 +173,9 @@ class _Connection:
     def __init__(self, server: FakeColoniesServer, sock: socket.socket) -> None:
         self.server = server
         self.sock = sock
-        self.cancelled = threading.Event()  # set by stop(): a blocked request must give up
-        self.http = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_BODY)
+        self.cancelled = threading.Event()  # set by stop() or when the client goes: a blocked request gives up
+        self.http = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_HEADER_BYTES)
+        self._eof = False
 
     # --- HTTP ---------------------------------------------------------------------------------
 
@@ -67,6 +186,7 @@ class _Connection:
             data = self.sock.recv(_READ_SIZE)
         except OSError:
             data = b""
+        self._eof = not data
         self.http.receive_data(data)
 
     def _next_event(self) -> Any:
@@ -81,27 +201,37 @@ class _Connection:
         data = b"".join(self.http.send(event) or b"" for event in events)
         self.sock.sendall(data)
 
-    def _respond(self, status: int, body: bytes, content_type: Optional[str] = _TEXT) -> None:
-        headers = [("Content-Length", str(len(body)))]
+    def _respond(
+        self,
+        status: int,
+        body: bytes,
+        content_type: Optional[str] = _TEXT,
+        headers: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        fields = [("Content-Length", str(len(body))), *headers]
         if content_type:
-            headers.append(("Content-Type", content_type))
-        self._send(h11.Response(status_code=status, headers=headers), h11.Data(data=body), h11.EndOfMessage())
+            fields.append(("Content-Type", content_type))
+        response = h11.Response(status_code=status, headers=fields, reason=_phrase(status).encode())
+        self._send(response, h11.Data(data=body), h11.EndOfMessage())
 
     def run(self) -> None:
         try:
             while True:
                 try:
                     event = self._next_event()
+                    if not isinstance(event, h11.Request):
+                        return  # ConnectionClosed
+                    if self._handle(event):
+                        return  # the connection became a WebSocket, which has now ended
                 except h11.RemoteProtocolError as exc:
+                    if self._eof:
+                        return  # the client left mid-request: nobody to answer
                     if self.http.our_state in (h11.IDLE, h11.SEND_RESPONSE):
-                        self._respond(exc.error_status_hint, b"Bad Request")
+                        status = exc.error_status_hint
+                        message = f"{status} {_phrase(status)}".encode()  # as Go's net/http answers
+                        self._respond(status, message, _TEXT, [("Connection", "close")])
+                        self._linger()
                     return
-                if isinstance(event, h11.ConnectionClosed):
-                    return
-                if not isinstance(event, h11.Request):
-                    return
-                if self._handle(event):
-                    return  # the connection became a WebSocket, which has now ended
                 if self.http.our_state is h11.MUST_CLOSE or self.http.their_state is h11.MUST_CLOSE:
                     return
                 try:
@@ -113,47 +243,80 @@ class _Connection:
         except Exception as exc:  # a bug in the server: record it for tests, keep serving others
             self.server.record(exc)
 
-    def _read_body(self) -> bytes:
+    def _linger(self) -> None:
+        """Half-close, then read what the client still sends for a while, as Go's closeWriteAndWait does.
+
+        Closing with unread bytes would reset the connection, and a reset can
+        destroy the answer before the client reads it.
+        """
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_WR)
+            end = time.monotonic() + _LINGER
+            while (left := end - time.monotonic()) > 0:
+                self.sock.settimeout(left)
+                if not self.sock.recv(_READ_SIZE):
+                    return
+
+    def _read_body(self) -> Optional[bytes]:
+        """The request body; ``None`` if it is longer than ``_MAX_BODY`` (then read to its end and dropped)."""
+        if self.http.they_are_waiting_for_100_continue:
+            self._send(h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue"))
         chunks = []
+        size = 0
         while True:
             event = self._next_event()
             if isinstance(event, h11.Data):
-                chunks.append(bytes(event.data))
+                size += len(event.data)
+                if size <= _MAX_BODY:
+                    chunks.append(bytes(event.data))
             elif isinstance(event, h11.EndOfMessage):
-                return b"".join(chunks)
+                return b"".join(chunks) if size <= _MAX_BODY else None
             else:
                 raise _Gone()
 
     def _handle(self, request: h11.Request) -> bool:
         method = request.method.decode("ascii", "replace")
         path = request.target.decode("latin-1").split("?", 1)[0]
-        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in request.headers}
-        if method == "GET" and path == "/pubsub" and "websocket" in headers.get("upgrade", "").lower():
-            self._websocket(request)
+        if method == "GET" and path == "/pubsub" and _gorilla_upgrades(request) and self._upgrade(request):
             return True
         body = self._read_body()
-        if method == "POST" and path == "/api":
+        if body is None:
+            self._respond(413, b"http: request body too large")  # the error of Go's http.MaxBytesReader
+        elif method == "POST" and path == "/api":
             try:
-                reply = self.server.fake.handle_api(body, cancelled=self.cancelled)
+                with self.server._peers.watching(self):
+                    reply = self.server.fake.handle_api(body, cancelled=self.cancelled)
             except FakeClosed:
                 raise _Gone() from None
             self._respond(reply.status, reply.body, _TEXT if reply.body else None)
+        elif method == "GET" and path == "/pubsub":
+            # gorilla's http.Error for a handshake it refuses
+            headers = [("Sec-Websocket-Version", "13"), ("X-Content-Type-Options", "nosniff")]
+            self._respond(400, b"Bad Request\n", _TEXT, headers)
         elif method == "GET" and path == "/health":
             self._respond(200, b"", None)
-        elif method == "GET" and path == "/pubsub":
-            self._respond(400, b"Bad Request")  # gorilla's answer to a plain GET on the WebSocket path
         else:
             self._respond(404, _NOT_FOUND, "text/plain")
         return False
 
     # --- WebSocket ------------------------------------------------------------------------
 
-    def _websocket(self, request: h11.Request) -> None:
-        """Hand the connection to wsproto and serve a pub/sub session until it ends."""
+    def _upgrade(self, request: h11.Request) -> bool:
+        """Hand the connection to wsproto and serve a pub/sub session; False if wsproto refuses the handshake."""
+        exact = {b"upgrade": b"websocket", b"sec-websocket-version": b"13"}  # gorilla took them as token lists
         raw = b"%s %s HTTP/1.1\r\n" % (request.method, request.target)
-        raw += b"".join(name + b": " + value + b"\r\n" for name, value in request.headers) + b"\r\n"
+        raw += b"".join(name + b": " + exact.get(name, value) + b"\r\n" for name, value in request.headers)
+        raw += b"\r\n"
         ws = wsproto.WSConnection(wsproto.ConnectionType.SERVER)
-        ws.receive_data(raw + bytes(self.http.trailing_data[0]))
+        try:
+            ws.receive_data(raw + bytes(self.http.trailing_data[0]))
+        except wsproto.utilities.RemoteProtocolError:
+            return False  # nothing was sent yet: answered over HTTP, as gorilla does
+        self._websocket(ws)
+        return True
+
+    def _websocket(self, ws: wsproto.WSConnection) -> None:
+        """Serve one pub/sub session until it ends."""
         waker_r, waker_w = socket.socketpair()
         waker_w.setblocking(False)
 
@@ -163,10 +326,13 @@ class _Connection:
             except OSError:
                 pass  # the buffer is full: a wake-up is already pending
 
-        session = Session(self.server.fake, poke)
+        with self.server.fake._lock:  # a reset or a PubSub walk must not see it half made
+            session = Session(self.server.fake, poke)
         selector = selectors.DefaultSelector()
         selector.register(waker_r, selectors.EVENT_READ)
         reading = False
+        watching = False
+        held = 0
         ws_started = False
         parts: list[Any] = []
         try:
@@ -203,13 +369,18 @@ class _Connection:
                 if drop:
                     return  # dropped without a close frame, as the real server does
                 if want_read != reading:
-                    if want_read:
-                        selector.register(self.sock, selectors.EVENT_READ)
-                    else:
-                        selector.unregister(self.sock)
                     reading = want_read
+                    held = 0
                     if reading:
                         continue  # first hand out what arrived while not reading
+                # The socket is read even while the session is not, so that a client that leaves
+                # ends its channel subscription at once; past _MAX_HELD, TCP holds the rest back.
+                if watching != (reading or held < _MAX_HELD):
+                    if watching:
+                        selector.unregister(self.sock)
+                    else:
+                        selector.register(self.sock, selectors.EVENT_READ)
+                    watching = not watching
                 for key, _ in selector.select(wait):
                     if key.fileobj is waker_r:
                         waker_r.recv(4096)
@@ -218,6 +389,7 @@ class _Connection:
                         if not data:
                             return
                         ws.receive_data(data)
+                        held += 0 if reading else len(data)
         except wsproto.utilities.RemoteProtocolError:
             return
         finally:
@@ -274,6 +446,7 @@ class FakeColoniesServer:
         self._thread: Optional[threading.Thread] = None
         self._lock = threading.Lock()
         self._connections: set[_Connection] = set()
+        self._peers = _PeerWatch(fake)
         self._stopping = False
         self._errors: list[BaseException] = []
 
@@ -288,6 +461,7 @@ class FakeColoniesServer:
         self._tcp = tcp
         self._stopping = False
         self.fake.server_info_backend = {"type": "http", "port": self.port, "host": self.host}
+        self._peers.start(f"colonies-fake-peers:{self.port}")
         self._thread = threading.Thread(
             target=tcp.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -313,6 +487,7 @@ class FakeColoniesServer:
             self.fake.procs.wake_all()  # long-polls see their cancelled connection
             self.fake.pubsub.poke_all()
         tcp.server_close()  # joins the connection threads
+        self._peers.stop()
         if self._thread is not None:
             self._thread.join(5)
         self._tcp = None
