@@ -31,7 +31,7 @@ because the 500 form raises ``UnknownProcess``.
 
 ``ServerError`` keeps the server's ``status`` and ``message`` word for word, so
 code can still branch on the text when the class is not specific enough.
-Foreign exceptions (``requests``, ``websocket``, ``json``) are translated once,
+Foreign exceptions (``urllib3``, ``websocket``, ``json``) are translated once,
 at the transport boundary, with ``raise ... from exc``.
 """
 

@@ -8,7 +8,7 @@ are envelopes both ways. Neither interprets what it carries; ``_rpc`` and
 ``colonies_fake.InProcessTransport`` hands the same bytes to a fake server in
 the same process, so the client's own code always runs.
 
-Foreign exceptions (``requests``, ``websocket``) are translated here, once, into
+Foreign exceptions (``urllib3``, ``websocket``) are translated here, once, into
 ``ColoniesConnectionError`` (``StreamClosed`` for a stream that went away).
 """
 
@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import socket
 import threading
-from typing import NamedTuple, Optional, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Optional, Protocol, runtime_checkable
 
-import requests
-import requests.adapters
-
+import urllib3
 import websocket
 
 from colonies_sync._exceptions import ColoniesConnectionError
@@ -80,12 +78,17 @@ class Transport(Protocol):
         ...
 
 
-class HttpTransport:
-    """``POST /api`` over HTTP(S) with a keep-alive ``requests.Session``.
+_HEADERS = {"Content-Type": "application/json"}
 
-    Safe to share between threads: the connection pool is, and the session keeps
-    no per-request state (no cookies are used). ``connect_timeout`` bounds the TCP
-    and TLS set-up; the read timeout of each call is the ``timeout`` it is given.
+
+class HttpTransport:
+    """``POST /api`` over HTTP(S) with a pool of keep-alive connections (``urllib3``).
+
+    Safe to share between threads: the pool hands each call its own
+    connection. ``connect_timeout`` bounds the TCP and TLS set-up; the read
+    timeout of each call is the ``timeout`` it is given. ``verify`` is ``True``
+    (the system's trusted certificates), ``False`` (no check), or the path of
+    a CA bundle. Proxies from the environment are not used.
     """
 
     def __init__(
@@ -101,16 +104,18 @@ class HttpTransport:
         scheme = "https" if tls else "http"
         self.base_url = f"{scheme}://{_host_for_url(host)}:{int(port)}"
         self.ws_url = f"{'wss' if tls else 'ws'}://{_host_for_url(host)}:{int(port)}/pubsub"
-        self._api_url = self.base_url + "/api"
         self._connect_timeout = connect_timeout
         self._verify = verify
-        self._session = requests.Session()
-        self._session.trust_env = False  # never route a loopback test through a proxy from the environment
-        adapter = requests.adapters.HTTPAdapter(
-            pool_connections=1, pool_maxsize=pool_maxsize, max_retries=0, pool_block=False
+        tls_options: dict[str, Any] = {}
+        if tls:
+            if verify is False:
+                tls_options = {"cert_reqs": "CERT_NONE", "assert_hostname": False}
+            else:
+                tls_options = {"cert_reqs": "CERT_REQUIRED", "ca_certs": verify if isinstance(verify, str) else None}
+        # No retries: a request may have changed the server's state, so the caller decides.
+        self._pool = urllib3.connection_from_url(
+            self.base_url, maxsize=pool_maxsize, block=False, retries=False, **tls_options
         )
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
         self._closed = False
         self._lock = threading.Lock()
 
@@ -119,19 +124,23 @@ class HttpTransport:
         if self._closed:
             raise ColoniesConnectionError("the transport is closed")
         try:
-            resp = self._session.post(
-                self._api_url,
-                data=envelope,
-                headers={"Content-Type": "application/json"},
-                timeout=(min(self._connect_timeout, timeout), timeout),
-                verify=self._verify,
+            resp = self._pool.urlopen(
+                "POST",
+                "/api",
+                body=envelope,
+                headers=_HEADERS,
+                timeout=urllib3.Timeout(connect=min(self._connect_timeout, timeout), read=timeout),
+                redirect=False,
             )
-            body = resp.content
-        except requests.Timeout as exc:
-            raise ColoniesConnectionError(f"no reply from {self.base_url} within {timeout:g} s") from exc
-        except requests.RequestException as exc:
+        except urllib3.exceptions.NewConnectionError as exc:  # a subclass of the connect timeout, tested first
             raise ColoniesConnectionError(f"cannot reach {self.base_url}: {exc}") from exc
-        return RawReply(resp.status_code, body)
+        except urllib3.exceptions.ConnectTimeoutError as exc:
+            raise ColoniesConnectionError(f"cannot reach {self.base_url}: no connection within {timeout:g} s") from exc
+        except urllib3.exceptions.TimeoutError as exc:
+            raise ColoniesConnectionError(f"no reply from {self.base_url} within {timeout:g} s") from exc
+        except urllib3.exceptions.HTTPError as exc:
+            raise ColoniesConnectionError(f"cannot reach {self.base_url}: {exc}") from exc
+        return RawReply(resp.status, resp.data)
 
     def open_stream(self, *, timeout: float) -> Stream:
         """Connect a WebSocket to ``/pubsub`` (no pings: the server never answers them mid-stream)."""
@@ -158,7 +167,7 @@ class HttpTransport:
             if self._closed:
                 return
             self._closed = True
-        self._session.close()
+        self._pool.close()
 
     def __repr__(self) -> str:
         return f"HttpTransport({self.base_url!r})"
