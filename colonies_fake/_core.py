@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional
@@ -41,7 +42,7 @@ from colonies_fake._records import (
 from colonies_fake._processes import ProcessTable
 from colonies_fake._pubsub import PubSub
 from colonies_fake._schema import ENVELOPE, EXECUTOR, USER
-from colonies_sync._crypto import Crypto
+from colonies_sync._crypto import Crypto, SignerHint
 from colonies_sync._exceptions import InvalidSignature
 
 if TYPE_CHECKING:
@@ -315,7 +316,12 @@ class FakeColonies:
     # --- request entry point ------------------------------------------------------------
 
     def handle_api(
-        self, body: bytes | str, *, timeout: Optional[float] = None, cancelled: Optional[threading.Event] = None
+        self,
+        body: bytes | str,
+        *,
+        timeout: Optional[float] = None,
+        cancelled: Optional[threading.Event] = None,
+        hint: Optional[SignerHint] = None,
     ) -> Reply:
         """Answer one ``POST /api`` body as the real server would.
 
@@ -340,7 +346,7 @@ class FakeColonies:
             return injected
         data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
         try:
-            return self._dispatch(data, cancelled)
+            return self._dispatch(data, cancelled, hint)
         except FakeClosed:
             raise
         except Exception as exc:  # a bug in the fake: record it, answer like a crashing server would
@@ -373,7 +379,9 @@ class FakeColonies:
             self.procs.wake_cancelled(cancelled)
             self._changed.notify_all()
 
-    def _dispatch(self, body: bytes, cancelled: Optional[threading.Event] = None) -> Reply:
+    def _dispatch(
+        self, body: bytes, cancelled: Optional[threading.Event] = None, hint: Optional[SignerHint] = None
+    ) -> Reply:
         from colonies_fake._handlers import HANDLERS, server_info
 
         try:
@@ -389,7 +397,7 @@ class FakeColonies:
         caller = ""
         if payloadtype != "versionmsg":
             try:
-                caller = self.crypto.recover_id(env["payload"], env["signature"])
+                caller = self.crypto.recover_id(env["payload"], env["signature"], hint=hint)
             except InvalidSignature as exc:
                 return error_envelope(403, str(exc))
         handler = HANDLERS.get(payloadtype)
@@ -418,6 +426,26 @@ class FakeColonies:
         if isinstance(result, Answer):
             return Reply(200, envelope(result.payloadtype, result.payload))
         return Reply(200, envelope(payloadtype, result))
+
+    def _call_as(self, caller: str, message: dict[str, Any]) -> Any:
+        """Handle ``message`` as if ``caller`` had signed it, and return the reply payload.
+
+        For seeding large worlds in benchmarks and tests: it skips the envelope
+        and the signature (what a signed request costs), nothing else. Raises
+        ``Fail`` for a refused request.
+        """
+        from colonies_fake._handlers import HANDLERS
+
+        handler = HANDLERS[message["msgtype"]]
+        msg = decode_message(handler.schema, parse(json.dumps(message).encode("utf-8")))
+        if msg is None:
+            raise ValueError("the message is null")
+        with self._lock:
+            try:
+                result = handler.fn(self, Call(caller, message["msgtype"]), msg)
+            finally:
+                self._changed.notify_all()
+        return result.payload if isinstance(result, Answer) else result
 
     # --- lookups and authorisation (PROTOCOL.md 4) ---------------------------------------
 

@@ -41,6 +41,7 @@ import wsproto
 import wsproto.events as ws_events
 
 from colonies_fake._errors import FakeClosed
+from colonies_sync._crypto import SignerHint
 from colonies_fake._pubsub import Session
 
 if TYPE_CHECKING:
@@ -174,6 +175,7 @@ class _Connection:
         self.server = server
         self.sock = sock
         self.cancelled = threading.Event()  # set by stop() or when the client goes: a blocked request gives up
+        self.hint = SignerHint()  # a connection usually carries one client's requests
         self.http = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_HEADER_BYTES)
         self._eof = False
 
@@ -285,7 +287,7 @@ class _Connection:
         elif method == "POST" and path == "/api":
             try:
                 with self.server._peers.watching(self):
-                    reply = self.server.fake.handle_api(body, cancelled=self.cancelled)
+                    reply = self.server.fake.handle_api(body, cancelled=self.cancelled, hint=self.hint)
             except FakeClosed:
                 raise _Gone() from None
             self._respond(reply.status, reply.body, _TEXT if reply.body else None)

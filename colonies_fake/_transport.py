@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Optional
 
 from colonies_fake._errors import FakeClosed
 from colonies_fake._pubsub import Session
+from colonies_sync._crypto import SignerHint
 from colonies_sync._exceptions import ColoniesConnectionError
 from colonies_sync._transport import RawReply, StreamClosed
 
@@ -31,13 +32,14 @@ class InProcessTransport:
     def __init__(self, fake: FakeColonies) -> None:
         self.fake = fake
         self._closed = False
+        self._hint = SignerHint()  # one client's requests, as on one connection
 
     def call(self, envelope: bytes, *, timeout: float) -> RawReply:
         """Hand the envelope to the fake; a closed fake or a timeout is a connection error."""
         if self._closed:
             raise ColoniesConnectionError("the transport is closed")
         try:
-            reply = self.fake.handle_api(envelope, timeout=timeout)
+            reply = self.fake.handle_api(envelope, timeout=timeout, hint=self._hint)
         except FakeClosed as exc:
             raise ColoniesConnectionError("the fake server closed the connection") from exc
         except TimeoutError as exc:
