@@ -98,6 +98,7 @@ def machine() -> dict[str, Any]:
         "pycolonies",
         "ecdsa",
         "coincurve",
+        "urllib3",
         "requests",
         "websocket-client",
         "h11",
