@@ -81,47 +81,50 @@ def run_demo(out: TextIO = sys.stdout) -> int:
 
         executor = ColoniesClient(server.host, server.port, prvkey=worker.prvkey)
         client = ColoniesClient(server.host, server.port, prvkey=user.prvkey)
-        spec = FunctionSpec.create("chat", "demo", "demo-worker", channels=["chat"], maxexectime=30)
-        submitted = client.submit_function_spec(spec)
-        print(f"  submitted  {_short(submitted.processid)} chat() with channel 'chat' -> state WAITING", file=out)
+        with executor, client:
+            spec = FunctionSpec.create("chat", "demo", "demo-worker", channels=["chat"], maxexectime=30)
+            submitted = client.submit_function_spec(spec)
+            print(f"  submitted  {_short(submitted.processid)} chat() with channel 'chat' -> state WAITING", file=out)
 
-        failure: list[BaseException] = []
-        thread = threading.Thread(target=_executor, args=(executor, out, printed, failure), name="demo-executor")
-        thread.start()
-        running = client.wait_for_running(submitted.processid, timeout=10, poll_interval=0.05)
-        with printed:
-            print(
-                f"  running    {_short(running.processid)} (wait_for_running) -> state {running.state.name}", file=out
+            failure: list[BaseException] = []
+            # A daemon: an executor stuck by a failure must not keep the program alive.
+            thread = threading.Thread(
+                target=_executor, args=(executor, out, printed, failure), name="demo-executor", daemon=True
             )
-        chat = client.channel(submitted.processid, "chat")
-        chat.append(QUESTION)
-        with printed:
-            print(f"  alice    > {QUESTION}", file=out)
+            thread.start()
+            running = client.wait_for_running(submitted.processid, timeout=10, poll_interval=0.05)
+            with printed:
+                print(
+                    f"  running    {_short(running.processid)} (wait_for_running) -> state {running.state.name}",
+                    file=out,
+                )
+            chat = client.channel(submitted.processid, "chat")
+            chat.append(QUESTION)
+            with printed:
+                print(f"  alice    > {QUESTION}", file=out)
 
-        ended = threading.Event()
-        end: list[MsgEntry] = []
+            ended = threading.Event()
+            end: list[MsgEntry] = []
 
-        def on_entries(entries: list[MsgEntry]) -> None:
-            for entry in entries:
-                if entry.senderid == user.id:
-                    continue
-                _show(entry, out, printed)
-                if entry.type == "end":
-                    end.append(entry)
-                    ended.set()
+            def on_entries(entries: list[MsgEntry]) -> None:
+                for entry in entries:
+                    if entry.senderid == user.id:
+                        continue
+                    _show(entry, out, printed)
+                    if entry.type == "end":
+                        end.append(entry)
+                        ended.set()
 
-        with client.subscribe_channel(submitted.processid, "chat", 0, 30, on_entries, on_error=failure.append):
-            ended.wait(15)
-        if end:
-            chat.append("thanks", in_reply_to=end[0].sequence)  # the executor closes once we have it all
-        final = client.wait(submitted.processid, timeout=15)
-        thread.join(15)
-        if failure or thread.is_alive() or not end:
-            print(f"  the demo failed: {failure or 'timed out'}", file=out)
-            return 1
-        print(f"  closed     {_short(final.processid)} output {final.out} -> state {final.state.name}", file=out)
-        executor.close()
-        client.close()
+            with client.subscribe_channel(submitted.processid, "chat", 0, 30, on_entries, on_error=failure.append):
+                ended.wait(15)
+            if end:
+                chat.append("thanks", in_reply_to=end[0].sequence)  # the executor closes once we have it all
+            final = client.wait(submitted.processid, timeout=15)
+            thread.join(15)
+            if failure or thread.is_alive() or not end:
+                print(f"  the demo failed: {failure or 'timed out'}", file=out)
+                return 1
+            print(f"  closed     {_short(final.processid)} output {final.out} -> state {final.state.name}", file=out)
     return 0 if final.state.name == "SUCCESS" else 1
 
 

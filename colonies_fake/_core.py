@@ -16,7 +16,6 @@ crypto and, for the inspection helpers, the shared data model.
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 import threading
@@ -40,7 +39,7 @@ from colonies_fake._records import (
     db_time,
 )
 from colonies_fake._processes import ProcessTable
-from colonies_fake._pubsub import PubSub
+from colonies_fake._pubsub import PubSub, error_frame, reply_frame
 from colonies_fake._schema import ENVELOPE, EXECUTOR, USER
 from colonies_sync._crypto import Crypto, SignerHint
 from colonies_sync._exceptions import InvalidSignature
@@ -61,14 +60,12 @@ class Reply(NamedTuple):
 
 def envelope(payloadtype: str, payload: Any) -> bytes:
     """A reply envelope as the real server writes it."""
-    encoded = base64.b64encode(dumps(payload).encode("utf-8")).decode("ascii")
-    return dumps({"payloadtype": payloadtype, "payload": encoded, "error": False}).encode("utf-8")
+    return reply_frame(payloadtype, dumps(payload)).encode("utf-8")
 
 
 def error_envelope(status: int, message: str) -> Reply:
     """An error reply: the same status in the HTTP line and in the payload."""
-    encoded = base64.b64encode(dumps({"status": status, "message": message}).encode("utf-8")).decode("ascii")
-    return Reply(status, dumps({"payloadtype": "error", "payload": encoded, "error": True}).encode("utf-8"))
+    return Reply(status, error_frame(status, message).encode("utf-8"))
 
 
 class Answer(NamedTuple):

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import base64
 import collections
-import itertools
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from colonies_fake import _messages as msgs
@@ -184,12 +183,9 @@ class PubSub:
 class Session:
     """One WebSocket connection's state: its subscriptions and the frames waiting to go out."""
 
-    _ids = itertools.count(1)
-
     def __init__(self, fake: FakeColonies, poke: Callable[[], None]) -> None:
         self.fake = fake
         self.poke = poke
-        self.id = next(self._ids)
         self.closed = False
         self._outbox: list[tuple[str, bool]] = []
         self._drop = False
