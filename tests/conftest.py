@@ -1,3 +1,3 @@
-"""Shared test configuration."""
+"""Shared test configuration: pytester for the plugin's tests, and the whole-suite hygiene checks."""
 
-pytest_plugins = ["pytester"]
+pytest_plugins = ["pytester", "tests._hygiene"]
