@@ -147,7 +147,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     problems: list[str] = []
     problems += [f"a private key leaked into a {leak}" for leak in h.leaks_of_keys()]
 
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 5
     while _straggling_threads() and time.monotonic() < deadline:
         gc.collect()
         for thread in _straggling_threads():
