@@ -12,6 +12,13 @@ A client that leaves while its request blocks in the fake (an assign long-poll,
 an injected delay) cancels that request, as the real server's request context
 does (PROTOCOL.md 7.4): one thread per server peeks at those sockets.
 
+Given an ``ssl.SSLContext`` it serves both over TLS instead (``https`` and
+``wss``), as a TLS-terminating proxy in front of the real server would. The
+handshake runs on the connection's own thread within ``_HANDSHAKE_TIMEOUT``,
+so a client that never finishes it holds up no one else; a handshake that
+fails (a plain-HTTP client, a client that refuses the certificate) only
+closes that connection and is not recorded as an error.
+
 HTTP/1.1 is spoken with ``h11`` and WebSocket with ``wsproto``, two sans-I/O
 libraries of the same family that hand a connection over cleanly at the
 upgrade; the sockets are plain ``socketserver`` threads, one per connection,
@@ -31,6 +38,7 @@ import logging
 import selectors
 import socket
 import socketserver
+import ssl
 import threading
 import time
 import traceback
@@ -62,6 +70,7 @@ _READ_SIZE = 65536
 _LINGER = 0.5  # Go's rstAvoidanceDelay, in seconds
 _WATCH_INTERVAL = 0.05  # how soon a newly blocked request is watched, in seconds
 _DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
+_HANDSHAKE_TIMEOUT = 10.0  # seconds a client has to complete the TLS handshake
 
 
 class _Gone(Exception):
@@ -77,6 +86,37 @@ def _phrase(status: int) -> str:
 
 def _tokens(request: h11.Request, name: bytes) -> set[bytes]:
     return {token.strip().lower() for field, value in request.headers if field == name for token in value.split(b",")}
+
+
+def _shutdown(sock: socket.socket, how: int) -> None:
+    """Shut down the TCP connection under ``sock``, TLS or not.
+
+    ``SSLSocket.shutdown`` would also drop the TLS state that another thread
+    may be reading through; the base method only touches the descriptor.
+    """
+    socket.socket.shutdown(sock, how)
+
+
+def _recv_ready(sock: socket.socket) -> Optional[bytes]:
+    """Read what ``select`` found waiting: ``b""`` at end of stream, ``None`` if TLS held no data yet.
+
+    A readable TLS socket may carry a record without application data (a key
+    update, a partial record), on which a blocking read would wait; and a read
+    returns one record, so what TLS already decrypted is taken too, as
+    ``select`` cannot see it.
+    """
+    if not isinstance(sock, ssl.SSLSocket):
+        return sock.recv(_READ_SIZE)
+    sock.setblocking(False)
+    try:
+        chunks = [sock.recv(_READ_SIZE)]
+        while chunks[-1] and sock.pending():
+            chunks.append(sock.recv(_READ_SIZE))
+        return b"".join(chunks)
+    except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+        return None
+    finally:
+        sock.setblocking(True)
 
 
 def _gorilla_upgrades(request: h11.Request) -> bool:
@@ -95,9 +135,15 @@ def _gorilla_upgrades(request: h11.Request) -> bool:
 
 
 def _peer_gone(sock: socket.socket) -> Optional[bool]:
-    """True if the peer closed its end, False if it sent data (a peek cannot see past that), else None."""
+    """True if the peer closed its end, False if it sent data (a peek cannot see past that), else None.
+
+    An ``SSLSocket`` refuses flags, so the TCP stream under it is peeked: a
+    client that just closes shows its end of stream the same way. One that
+    first sends TLS's close_notify looks like one that sent data, and its
+    request runs on, as a plain client's does after pipelining.
+    """
     try:
-        return sock.recv(1, socket.MSG_PEEK | _DONTWAIT) == b""
+        return socket.socket.recv(sock, 1, socket.MSG_PEEK | _DONTWAIT) == b""
     except BlockingIOError:
         return None
     except ConnectionError:
@@ -252,7 +298,7 @@ class _Connection:
         destroy the answer before the client reads it.
         """
         with contextlib.suppress(OSError):
-            self.sock.shutdown(socket.SHUT_WR)
+            _shutdown(self.sock, socket.SHUT_WR)
             end = time.monotonic() + _LINGER
             while (left := end - time.monotonic()) > 0:
                 self.sock.settimeout(left)
@@ -387,11 +433,13 @@ class _Connection:
                     if key.fileobj is waker_r:
                         waker_r.recv(4096)
                     else:
-                        data = self.sock.recv(_READ_SIZE)
-                        if not data:
+                        received = _recv_ready(self.sock)
+                        if received is None:
+                            continue
+                        if not received:
                             return
-                        ws.receive_data(data)
-                        held += 0 if reading else len(data)
+                        ws.receive_data(received)
+                        held += 0 if reading else len(received)
         except wsproto.utilities.RemoteProtocolError:
             return
         finally:
@@ -401,11 +449,28 @@ class _Connection:
             waker_r.close()
             waker_w.close()
 
+    def handshake(self, context: ssl.SSLContext) -> bool:
+        """Wrap the socket in TLS and complete the handshake; False (and logged) if it fails or times out."""
+        try:
+            sock = context.wrap_socket(self.sock, server_side=True, do_handshake_on_connect=False)
+            self.sock = sock
+            # close() sets cancelled before it shuts self.sock: if it shut the socket wrap_socket
+            # just detached, this sees it.
+            if self.cancelled.is_set():
+                return False
+            sock.settimeout(_HANDSHAKE_TIMEOUT)  # one deadline for the whole handshake
+            sock.do_handshake()
+            sock.settimeout(None)
+        except (OSError, ValueError) as exc:  # ssl.SSLError and timeouts are OSErrors
+            log.debug("TLS handshake failed: %s", exc)
+            return False
+        return True
+
     def close(self) -> None:
         """Force the socket shut (stop): the connection thread then ends."""
         self.cancelled.set()
         try:
-            self.sock.shutdown(socket.SHUT_RDWR)
+            _shutdown(self.sock, socket.SHUT_RDWR)
         except OSError:
             pass
 
@@ -422,6 +487,9 @@ class _Handler(socketserver.BaseRequestHandler):
         if not owner.track(connection):
             return
         try:
+            # Here, on the connection's thread, so that the accept loop never waits on a handshake.
+            if owner.ssl_context is not None and not connection.handshake(owner.ssl_context):
+                return
             connection.run()
         finally:
             owner.untrack(connection)
@@ -439,10 +507,23 @@ class FakeColoniesServer:
 
     Use it as a context manager, or ``start()`` / ``stop()``. ``url`` is the
     base URL; ``errors`` lists exceptions raised inside the server or the fake.
+
+    ``ssl_context`` (a server-side ``ssl.SSLContext`` holding the server's
+    certificate chain and key) serves ``/api`` and ``/pubsub`` over TLS: then
+    ``url`` starts with ``https``. Clients that fail the handshake are
+    disconnected and are not recorded in ``errors``.
     """
 
-    def __init__(self, fake: FakeColonies, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        fake: FakeColonies,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        ssl_context: Optional[ssl.SSLContext] = None,
+    ) -> None:
         self.fake = fake
+        self.ssl_context = ssl_context
         self._requested = (host, port)
         self._tcp: Optional[_TCPServer] = None
         self._thread: Optional[threading.Thread] = None
@@ -462,7 +543,10 @@ class FakeColoniesServer:
         tcp.owner = self
         self._tcp = tcp
         self._stopping = False
-        self.fake.server_info_backend = {"type": "http", "port": self.port, "host": self.host}
+        backend: dict[str, Any] = {"type": "http", "port": self.port, "host": self.host}
+        if self.tls:
+            backend["tls"] = True  # as the real server reports a TLS backend (PROTOCOL.md, getserverinfomsg)
+        self.fake.server_info_backend = backend
         self._peers.start(f"colonies-fake-peers:{self.port}")
         self._thread = threading.Thread(
             target=tcp.serve_forever,
@@ -522,9 +606,14 @@ class FakeColoniesServer:
         return int(self._tcp.server_address[1])
 
     @property
+    def tls(self) -> bool:
+        """True if the server speaks TLS (it was given an ``ssl_context``)."""
+        return self.ssl_context is not None
+
+    @property
     def url(self) -> str:
-        """``http://host:port``."""
-        return f"http://{self.host}:{self.port}"
+        """``http://host:port``, or ``https://host:port`` with TLS."""
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     @property
     def errors(self) -> list[BaseException]:
@@ -540,9 +629,17 @@ class FakeColoniesServer:
         if self._tcp is None:
             return False
         try:
-            with socket.create_connection((self.host, self.port), timeout=timeout) as sock:
-                sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                return sock.recv(64).startswith(b"HTTP/1.1 200")
+            with socket.create_connection((self.host, self.port), timeout=timeout) as raw:
+                sock = raw
+                if self.tls:
+                    # Whether it serves, not whom to trust: the certificate is the caller's business.
+                    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                    context.check_hostname = False
+                    context.verify_mode = ssl.CERT_NONE
+                    sock = context.wrap_socket(raw)
+                with sock:
+                    sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    return sock.recv(64).startswith(b"HTTP/1.1 200")
         except OSError:
             return False
 

@@ -5,10 +5,15 @@ a colony, approved executors and a user, and hands out clients for them.
 ``sandbox.env()`` gives the ``COLONIES_*`` variables a program reads, so code
 written for a real server (``ColoniesClient.from_env(env)``) runs against it
 unchanged.
+
+``Sandbox(ssl_context=...)`` serves it over TLS; its clients then speak TLS
+too, and are given ``verify=`` (the CA bundle that signed the certificate) by
+the caller.
 """
 
 from __future__ import annotations
 
+import ssl
 from typing import Any, Optional
 
 from colonies_fake._clock import Clock, RealClock
@@ -24,6 +29,7 @@ class Sandbox:
 
     Executors are named ``executor-1``... of type ``executor_type``; the user is
     ``user``. Use it as a context manager, or ``start()``/``stop()``.
+    ``ssl_context`` serves it over TLS, as ``FakeColoniesServer`` does.
     """
 
     def __init__(
@@ -34,6 +40,7 @@ class Sandbox:
         *,
         clock: Optional[Clock] = None,
         rate_limit: bool = True,
+        ssl_context: Optional[ssl.SSLContext] = None,
     ) -> None:
         self.fake = FakeColonies(clock=clock or RealClock(), rate_limit=rate_limit)
         self.colony: ColonyKeys = self.fake.add_colony(colony)
@@ -41,7 +48,7 @@ class Sandbox:
             self.fake.add_executor(colony, f"executor-{i + 1}", executor_type) for i in range(executors)
         ]
         self.user: UserKeys = self.fake.add_user(colony, "user")
-        self.server = FakeColoniesServer(self.fake)
+        self.server = FakeColoniesServer(self.fake, ssl_context=ssl_context)
         self._clients: list[ColoniesClient] = []
 
     def start(self) -> Sandbox:
@@ -69,11 +76,15 @@ class Sandbox:
         return self.executors[0]
 
     def client(self, who: str = "user", **kwargs: Any) -> ColoniesClient:
-        """A client over HTTP, signed as ``"user"``, ``"executor"`` (the first), ``"executor-N"`` or ``"owner"``."""
+        """A client over HTTP, signed as ``"user"``, ``"executor"`` (the first), ``"executor-N"`` or ``"owner"``.
+
+        ``kwargs`` go to :class:`~colonies_sync.ColoniesClient` (``verify=`` with TLS, ``timeout=``...).
+        """
         keys = {"user": self.user.prvkey, "executor": self.executor.prvkey, "owner": self.colony.prvkey}
         keys.update({e.name: e.prvkey for e in self.executors})
         if who not in keys:
             raise ValueError(f"no party {who!r} here: {sorted(keys)}")
+        kwargs.setdefault("tls", self.server.tls)
         made = ColoniesClient(self.server.host, self.server.port, prvkey=keys[who], **kwargs)
         self._clients.append(made)
         return made
@@ -85,12 +96,13 @@ class Sandbox:
         ``COLONIES_USER_PRVKEY`` is the user's, for the submitting side.
         """
         keys = {"user": self.user.prvkey, "executor": self.executor.prvkey}
+        tls = "true" if self.server.tls else "false"
         return {
             "COLONIES_USER_PRVKEY": self.user.prvkey,
             "COLONIES_SERVER_HOST": self.server.host,
             "COLONIES_SERVER_PORT": str(self.server.port),
-            "COLONIES_TLS": "false",
-            "COLONIES_SERVER_TLS": "false",
+            "COLONIES_TLS": tls,
+            "COLONIES_SERVER_TLS": tls,
             "COLONIES_COLONY_NAME": self.colony.name,
             "COLONIES_PRVKEY": keys[who],
             "COLONIES_EXECUTOR_TYPE": self.executor.type,

@@ -13,6 +13,7 @@ from colonies_sync._client import ColoniesClient
 from colonies_sync._crypto import Crypto
 from colonies_sync._exceptions import (
     BadRequest,
+    CertificateVerificationError,
     ChannelFull,
     ChannelNotFound,
     ColoniesConnectionError,
@@ -61,6 +62,7 @@ __all__ = [
     "Attribute",
     "AttributeType",
     "BadRequest",
+    "CertificateVerificationError",
     "Channel",
     "ChannelFull",
     "ChannelNotFound",

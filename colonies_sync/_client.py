@@ -55,6 +55,15 @@ class ColoniesClient:
     passes its own ``prvkey=``. ``timeout`` bounds every call, in seconds; the
     assign long-poll gets its own timeout plus a margin.
 
+    ``tls=True`` speaks ``https`` and ``wss`` and checks the server's
+    certificate and host name for both. ``verify`` is what the check trusts:
+    ``True`` (the default) the system's certificate store, a path a CA bundle
+    (a private CA's ``ca.pem``), ``False`` nothing, which turns the check off
+    and warns on every request (``urllib3.exceptions.InsecureRequestWarning``).
+    A certificate the check refuses raises :class:`CertificateVerificationError`,
+    a ``ColoniesConnectionError``. A CA bundle that cannot be loaded raises
+    ``ValueError`` here.
+
     Use it as a context manager, or call :meth:`close`, to release connections.
     A client may be shared by threads.
     """
@@ -68,7 +77,7 @@ class ColoniesClient:
         timeout: float = 30.0,
         *,
         transport: Optional[Transport] = None,
-        verify: Union[bool, str] = True,
+        verify: Union[bool, str, os.PathLike[str]] = True,
         crypto: Optional[Crypto] = None,
     ) -> None:
         if timeout <= 0:
@@ -98,7 +107,11 @@ class ColoniesClient:
         ``COLONIES_SERVER_PORT`` (default 50080), ``COLONIES_TLS`` or
         ``COLONIES_SERVER_TLS`` (``true``/``false``) and ``COLONIES_PRVKEY``
         from ``environ`` (default: ``os.environ``). Keyword arguments override
-        what the environment says.
+        what the environment says, and take what it cannot: with TLS the
+        certificate is checked against the system's store unless ``verify=``
+        (a CA bundle's path, or ``False``) is passed here; ColonyOS has no
+        variable for it, but OpenSSL's ``SSL_CERT_FILE`` points the store at a
+        bundle.
         """
         env = os.environ if environ is None else environ
         tls_text = env.get("COLONIES_TLS", env.get("COLONIES_SERVER_TLS", "false"))

@@ -4,6 +4,7 @@ Every exception raised on purpose by this package derives from ``ColoniesError``
 
     ColoniesError
     ├── ColoniesConnectionError      network failure or client-side timeout
+    │   └── CertificateVerificationError  TLS: the server's certificate was refused
     ├── ProtocolError                a reply that is not a valid envelope
     ├── CryptoError (ValueError)
     │   ├── InvalidPrivateKey        not a 64-hex-digit scalar in 1..n-1
@@ -41,6 +42,7 @@ from typing import Any, Optional
 
 __all__ = [
     "BadRequest",
+    "CertificateVerificationError",
     "ChannelFull",
     "ChannelNotFound",
     "ColoniesConnectionError",
@@ -72,6 +74,15 @@ class ColoniesError(Exception):
 
 class ColoniesConnectionError(ColoniesError):
     """The server could not be reached, the connection broke, or the client timed out."""
+
+
+class CertificateVerificationError(ColoniesConnectionError):
+    """With TLS, the server's certificate failed the check: an untrusted CA, another host's name, expired.
+
+    Retrying does not help, so subscriptions do not reconnect after it. Trust
+    the server's CA with ``verify='/path/to/ca.pem'``, or, knowingly, turn the
+    check off with ``verify=False``.
+    """
 
 
 class ProtocolError(ColoniesError):

@@ -24,6 +24,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Generator, Optional
 
 from colonies_sync._exceptions import (
+    CertificateVerificationError,
     ColoniesConnectionError,
     NotFound,
     ProcessNotFound,
@@ -137,6 +138,8 @@ def _retry_pause(client: ColoniesClient, control: _Control, backoff: Backoff, er
     control.check()
     if client.closed:
         raise StreamClosed("the client is closed") from error
+    if isinstance(error, CertificateVerificationError):
+        raise error  # the next attempt would meet the same certificate
     delay = backoff.next_delay()
     if delay is None:
         raise error

@@ -10,20 +10,34 @@ the same process, so the client's own code always runs.
 
 Foreign exceptions (``urllib3``, ``websocket``) are translated here, once, into
 ``ColoniesConnectionError`` (``StreamClosed`` for a stream that went away).
+
+With TLS, ``https`` and ``wss`` share one ``ssl.SSLContext`` built from
+``verify``, so a certificate the RPCs refuse is refused by the streams too.
 """
 
 from __future__ import annotations
 
+import os
 import socket
+import ssl
 import threading
-from typing import Any, NamedTuple, Optional, Protocol, runtime_checkable
+import warnings
+from typing import NamedTuple, Optional, Protocol, Union, runtime_checkable
 
 import urllib3
 import websocket
 
-from colonies_sync._exceptions import ColoniesConnectionError
+from colonies_sync._exceptions import CertificateVerificationError, ColoniesConnectionError
 
-__all__ = ["HttpTransport", "RawReply", "Stream", "StreamClosed", "Transport", "WebSocketStream"]
+__all__ = [
+    "HttpTransport",
+    "RawReply",
+    "Stream",
+    "StreamClosed",
+    "Transport",
+    "WebSocketStream",
+    "tls_context",
+]
 
 
 class RawReply(NamedTuple):
@@ -86,9 +100,18 @@ class HttpTransport:
 
     Safe to share between threads: the pool hands each call its own
     connection. ``connect_timeout`` bounds the TCP and TLS set-up; the read
-    timeout of each call is the ``timeout`` it is given. ``verify`` is ``True``
-    (the system's trusted certificates), ``False`` (no check), or the path of
-    a CA bundle. Proxies from the environment are not used.
+    timeout of each call is the ``timeout`` it is given.
+
+    With ``tls=True`` both ``https`` and ``wss`` check the server's
+    certificate and host name. ``verify`` says against what: ``True`` (the
+    default) trusts the system's certificate store (OpenSSL's default paths,
+    which ``SSL_CERT_FILE`` and ``SSL_CERT_DIR`` can point elsewhere), a path
+    trusts the CA bundle file (or OpenSSL hashed directory) there instead, and
+    ``False`` turns the check off: then every request and stream warns with
+    ``urllib3.exceptions.InsecureRequestWarning``. A certificate that fails
+    the check raises ``CertificateVerificationError`` (a
+    ``ColoniesConnectionError``). Without TLS, ``verify`` is ignored. Proxies
+    from the environment are not used.
     """
 
     def __init__(
@@ -97,7 +120,7 @@ class HttpTransport:
         port: int,
         *,
         tls: bool = False,
-        verify: bool | str = True,
+        verify: Union[bool, str, os.PathLike[str]] = True,
         connect_timeout: float = 10.0,
         pool_maxsize: int = 32,
     ) -> None:
@@ -105,13 +128,8 @@ class HttpTransport:
         self.base_url = f"{scheme}://{_host_for_url(host)}:{int(port)}"
         self.ws_url = f"{'wss' if tls else 'ws'}://{_host_for_url(host)}:{int(port)}/pubsub"
         self._connect_timeout = connect_timeout
-        self._verify = verify
-        tls_options: dict[str, Any] = {}
-        if tls:
-            if verify is False:
-                tls_options = {"cert_reqs": "CERT_NONE", "assert_hostname": False}
-            else:
-                tls_options = {"cert_reqs": "CERT_REQUIRED", "ca_certs": verify if isinstance(verify, str) else None}
+        self._ssl_context = tls_context(verify) if tls else None
+        tls_options = {"ssl_context": self._ssl_context} if self._ssl_context is not None else {}
         # No retries: a request may have changed the server's state, so the caller decides.
         self._pool = urllib3.connection_from_url(
             self.base_url, maxsize=pool_maxsize, block=False, retries=False, **tls_options
@@ -139,26 +157,32 @@ class HttpTransport:
         except urllib3.exceptions.TimeoutError as exc:
             raise ColoniesConnectionError(f"no reply from {self.base_url} within {timeout:g} s") from exc
         except urllib3.exceptions.HTTPError as exc:
-            raise ColoniesConnectionError(f"cannot reach {self.base_url}: {exc}") from exc
+            raise _connection_error(f"cannot reach {self.base_url}", self.base_url, exc) from exc
         return RawReply(resp.status, resp.data)
 
     def open_stream(self, *, timeout: float) -> Stream:
         """Connect a WebSocket to ``/pubsub`` (no pings: the server never answers them mid-stream)."""
         if self._closed:
             raise ColoniesConnectionError("the transport is closed")
+        if self._ssl_context is not None and self._ssl_context.verify_mode == ssl.CERT_NONE:
+            # The same warning urllib3 gives each unverified request, so that both paths say it.
+            warnings.warn(
+                f"Unverified WSS connection is being made to {self.ws_url} (verify=False). "
+                "Adding certificate verification is strongly advised.",
+                urllib3.exceptions.InsecureRequestWarning,
+                stacklevel=2,
+            )
         try:
             ws = websocket.create_connection(
                 self.ws_url,
                 timeout=min(self._connect_timeout, timeout),
                 enable_multithread=True,
-                sslopt=None
-                if self._verify is True
-                else {"cert_reqs": 0}
-                if self._verify is False
-                else {"ca_certs": self._verify},
+                # The context, not loose options: websocket-client would otherwise read its own
+                # WEBSOCKET_CLIENT_CA_BUNDLE and could trust what the https path does not.
+                sslopt={"context": self._ssl_context} if self._ssl_context is not None else None,
             )
         except (websocket.WebSocketException, OSError) as exc:
-            raise ColoniesConnectionError(f"cannot open a stream to {self.ws_url}: {exc}") from exc
+            raise _connection_error(f"cannot open a stream to {self.ws_url}", self.ws_url, exc) from exc
         return WebSocketStream(ws, self.ws_url)
 
     def close(self) -> None:
@@ -226,3 +250,45 @@ class WebSocketStream:
 def _host_for_url(host: str) -> str:
     # A bare IPv6 literal needs brackets in a URL.
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def tls_context(verify: Union[bool, str, os.PathLike[str]]) -> ssl.SSLContext:
+    """The client's TLS settings for ``verify`` (see :class:`HttpTransport`), for ``https`` and ``wss`` alike.
+
+    A path that holds no readable CA bundle raises ``ValueError`` here, at
+    construction, rather than on the first request.
+    """
+    if verify is False:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False  # must come first: OpenSSL refuses CERT_NONE while names are checked
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    if verify is True:
+        return ssl.create_default_context()
+    if not isinstance(verify, (str, os.PathLike)):
+        raise TypeError(f"verify must be True, False or the path of a CA bundle, not {verify!r}")
+    path = os.fspath(verify)
+    try:
+        if os.path.isdir(path):
+            return ssl.create_default_context(capath=path)
+        return ssl.create_default_context(cafile=path)
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError: a file that holds no certificate
+        raise ValueError(f"verify={path!r}: cannot load a CA bundle from it: {exc}") from exc
+
+
+def _connection_error(prefix: str, url: str, exc: BaseException) -> ColoniesConnectionError:
+    """``prefix: exc``, or a message that names a refused certificate as what it is."""
+    cause: Optional[BaseException] = exc
+    seen: set[int] = set()
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            reason = (cause.verify_message or cause.reason or str(cause)).rstrip(".")
+            return CertificateVerificationError(
+                f"TLS certificate verification failed for {url}: {reason}. Pass verify='/path/to/ca.pem' "
+                "to trust the CA that signed the server's certificate, or verify=False to skip the check"
+            )
+        seen.add(id(cause))
+        cause = (
+            cause.__cause__ or cause.__context__ or next((a for a in cause.args if isinstance(a, BaseException)), None)
+        )
+    return ColoniesConnectionError(f"{prefix}: {exc}")

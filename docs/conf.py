@@ -25,7 +25,7 @@ autodoc_typehints_format = "short"
 nitpicky = True
 nitpick_ignore_regex = [
     ("py:.*", r"(.*\.)?_.*"),
-    ("py:class", r"(threading|datetime|enum|collections\.abc|typing)\..*"),
+    ("py:class", r"(threading|datetime|enum|collections\.abc|typing|os|ssl)\..*"),
 ]
 
 html_theme = "alabaster"
