@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional
@@ -49,6 +50,8 @@ if TYPE_CHECKING:
     from colonies_sync import ColoniesClient
 
 __all__ = ["ColonyKeys", "ExecutorKeys", "FakeColonies", "Faults", "Reply", "UserKeys"]
+
+log = logging.getLogger("colonies_fake")
 
 
 class Reply(NamedTuple):
@@ -417,9 +420,11 @@ class FakeColonies:
                 finally:
                     self._changed.notify_all()
         except Fail as fail:
+            log.debug("%s from %.12s: %d %s", payloadtype, caller, fail.status, fail.message)
             return error_envelope(fail.status, fail.message)
         except EmptyReply as empty:
             return Reply(empty.status, b"")
+        log.debug("%s from %.12s: 200", payloadtype, caller)
         if isinstance(result, Answer):
             return Reply(200, envelope(result.payloadtype, result.payload))
         return Reply(200, envelope(payloadtype, result))

@@ -20,6 +20,7 @@ import gc
 import json
 import logging
 import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -31,6 +32,7 @@ from colonies_sync import ColoniesError
 from colonies_sync import _crypto
 
 _LOGGERS = ("colonies_sync", "colonies_fake")
+_HEX_RUN = re.compile(r"[0-9a-fA-F]{64,}")
 # Threads of libraries that outlive their users by design, with the reason.
 _LONG_LIVED = {
     "IOPub": "ipykernel's client side in the notebook test keeps it for the process",
@@ -44,22 +46,27 @@ _LONG_LIVED = {
 class _Hygiene:
     def __init__(self) -> None:
         self.keys: set[str] = set()
-        self.texts: list[tuple[str, str]] = []  # (where, text)
+        self.texts: list[tuple[str, str]] = []  # (where, text) of those that could hold a key
+        self.seen = 0
         self._lock = threading.Lock()
         self.threads_before: set[threading.Thread] = set()
         self.fds_before: dict[int, str] = {}
 
     def note(self, where: str, text: str) -> None:
+        # Only a run of 64 or more hex digits can hold a key: keep just those texts.
         with self._lock:
-            self.texts.append((where, text))
+            self.seen += 1
+            if _HEX_RUN.search(text):
+                self.texts.append((where, text))
 
     def leaks_of_keys(self) -> list[str]:
+        keys = {key.lower() for key in self.keys}
         found = []
         for where, text in self.texts:
-            lowered = text.lower()
-            for key in self.keys:
-                if key.lower() in lowered:
-                    found.append(f"{where}: ...{text[max(0, lowered.index(key.lower()) - 60) :][:200]}")
+            for run in _HEX_RUN.finditer(text.lower()):
+                hexes = run.group()
+                if any(hexes[i : i + 64] in keys for i in range(len(hexes) - 63)):
+                    found.append(f"{where}: ...{text[max(0, run.start() - 60) :][:200]}")
                     break
         return found
 
@@ -169,7 +176,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     elif reporter is not None:
         reporter.write_line(
-            f"hygiene: {len(h.keys)} keys checked against {len(h.texts)} log records and error messages; "
+            f"hygiene: {len(h.keys)} keys checked against {h.seen} log records and error messages; "
             f"no leaked threads or file descriptors"
         )
 

@@ -147,3 +147,38 @@ def test_decode_of_an_error_reply_shows_the_server_text_and_exits_1() -> None:
         "payload": {"status": 403, "message": "Colony with name <nope> does not exists"},
     }
     fake.close()
+
+
+def test_serve_shows_keys_only_on_the_export_lines_it_prints() -> None:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("COLONIES_SERVER_PRVKEY", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "colonies_fake", "serve", "--port", "0", "--executors", "2", "--log-level", "debug"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        lines = []
+        while not any("executor 2" in line for line in lines) or not lines[-1].startswith(
+            "# export COLONIES_EXECUTOR_TYPE"
+        ):
+            lines.append(proc.stdout.readline())  # type: ignore[union-attr]
+            assert lines[-1], "serve ended before printing its exports"
+        keys = [line.split("=", 1)[1].strip() for line in lines if "PRVKEY=" in line]
+        assert len(keys) == 4  # server, colony, and the two executors
+        port = _exports("".join(lines))["COLONIES_SERVER_PORT"]
+        with ColoniesClient("127.0.0.1", int(port), prvkey=keys[-1]) as client:  # some traffic to log
+            client.get_colony("dev")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) == 0
+        rest = proc.stdout.read() + proc.stderr.read()  # type: ignore[union-attr]
+    finally:
+        proc.kill()
+        proc.communicate()
+    for line in lines:
+        if any(key in line for key in keys):
+            assert line.startswith(("export ", "# export ")), line
+    assert "getcolonymsg from" in rest  # the debug log did run, request by request
+    assert not any(key in rest for key in keys)
