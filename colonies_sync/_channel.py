@@ -130,7 +130,10 @@ class Channel:
         :class:`~colonies_sync.StreamError` carrying the entry, instead of
         yielding it. Raises :class:`~colonies_sync.WaitTimeout` when no end came
         within ``timeout`` seconds (``None``: wait as long as the process runs),
-        and ``StreamError`` when the process closed without one. Breaking out of
+        ``StreamError`` when the process closed without one, and
+        :class:`~colonies_sync.ColoniesConnectionError` when a dropped connection
+        could not be restored (the reconnect attempts ran out, or it was still
+        down at the deadline). Breaking out of
         the loop, or ``close()`` on the iterator, releases the connection.
         """
         control = _Control()

@@ -41,6 +41,8 @@ __all__ = ["ColoniesClient"]
 
 # How much longer than an assign long-poll the HTTP read may take before the
 # client gives up: the server answers at the end of the long-poll, plus latency.
+# A client timeout shorter than this is the margin instead: it says how long
+# the caller will wait for a server that has stopped answering.
 _LONG_POLL_MARGIN = 10.0
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -53,7 +55,7 @@ class ColoniesClient:
     HTTP(S) to a server; ``transport=`` plugs in another way to reach one (the
     fake's ``InProcessTransport``). ``prvkey`` signs every request unless a call
     passes its own ``prvkey=``. ``timeout`` bounds every call, in seconds; the
-    assign long-poll gets its own timeout plus a margin.
+    assign long-poll gets its own timeout plus a margin (this timeout, at most 10 s).
 
     ``tls=True`` speaks ``https`` and ``wss`` and checks the server's
     certificate and host name for both. ``verify`` is what the check trusts:
@@ -363,7 +365,10 @@ class ColoniesClient:
             fields["availablecpu"] = available_cpu
         if available_mem:
             fields["availablemem"] = available_mem
-        read_timeout = max(self.timeout, wire_timeout + _LONG_POLL_MARGIN)
+        if wire_timeout < 0:
+            read_timeout = self.timeout  # a single attempt is answered at once, like any call
+        else:
+            read_timeout = max(self.timeout, wire_timeout + min(self.timeout, _LONG_POLL_MARGIN))
         return Process.from_dict(self.rpc("assignprocessmsg", fields, prvkey=prvkey, timeout=read_timeout))
 
     def get_process(self, process_id: str, *, prvkey: Optional[str] = None) -> Process:
@@ -607,7 +612,9 @@ class ColoniesClient:
         entry into it. ``timeout`` is measured by this client's clock: the
         subscription ends with ``on_close`` then, and a connection dropped
         before (the network, or a fake server's clock moved past its timeout)
-        is subscribed again for the time left, without repeating an event. The
+        is subscribed again for the time left, without repeating an event; if
+        it is still down at the timeout, or the reconnect attempts run out, the
+        subscription ends with the connection error instead. The
         server checks no authorisation here, and the process in a SUCCESS event
         may be stale: re-read it with :meth:`get_process` (as :meth:`wait`
         does). ``colony_name`` is sent but the server ignores it.
@@ -642,6 +649,8 @@ class ColoniesClient:
         order, new entries as they are appended. Every entry arrives once: a
         dropped connection is resumed after the last entry delivered (found in
         the log), and the server's occasional double delivery is filtered out.
+        A connection that cannot be restored (the reconnect attempts run out,
+        or it is still down at ``timeout``) ends it with that error.
         Ends with ``on_close`` when the server ends the subscription at
         ``timeout`` (``None``: never; longer subscriptions are renewed), or when
         the process closes, which the real server reports with silence: after

@@ -133,8 +133,19 @@ def _release(client: ColoniesClient, control: _Control, stream: Stream) -> None:
     client._release_stream(stream)
 
 
-def _retry_pause(client: ColoniesClient, control: _Control, backoff: Backoff, error: ColoniesConnectionError) -> None:
-    """Pause before reconnecting, or raise ``error`` when the attempts are spent or the client is closed."""
+def _retry_pause(
+    client: ColoniesClient,
+    control: _Control,
+    backoff: Backoff,
+    error: ColoniesConnectionError,
+    deadline: Optional[float] = None,
+) -> None:
+    """Pause before reconnecting, or raise ``error`` when the attempts are spent or the client is closed.
+
+    ``error`` is also raised at ``deadline`` (``time.monotonic()``) if the
+    connection is still down then: what happened while it was down was
+    missed, so the subscription must not end as if its time had simply run out.
+    """
     control.check()
     if client.closed:
         raise StreamClosed("the client is closed") from error
@@ -142,6 +153,10 @@ def _retry_pause(client: ColoniesClient, control: _Control, backoff: Backoff, er
         raise error  # the next attempt would meet the same certificate
     delay = backoff.next_delay()
     if delay is None:
+        raise error
+    left = None if deadline is None else deadline - time.monotonic()
+    if left is not None and left <= delay:
+        control.pause(max(0.0, left))
         raise error
     control.pause(delay)
 
@@ -198,7 +213,7 @@ def process_events(
         except ColoniesConnectionError as exc:
             if quiet:
                 yield None  # the caller polls meanwhile
-            _retry_pause(client, control, backoff, exc)
+            _retry_pause(client, control, backoff, exc, deadline)
             continue
         opened = time.monotonic()
         try:
@@ -227,7 +242,7 @@ def process_events(
         except StreamClosed as exc:
             if time.monotonic() - opened >= _HEALTHY_SECONDS:
                 backoff.reset()
-            _retry_pause(client, control, backoff, exc)
+            _retry_pause(client, control, backoff, exc, deadline)
         finally:
             _release(client, control, stream)
 
@@ -303,7 +318,7 @@ def channel_batches(
             }
             stream = _open(client, control, [message])
         except ColoniesConnectionError as exc:
-            _retry_pause(client, control, backoff, exc)
+            _retry_pause(client, control, backoff, exc, deadline)
             continue
         except NotFound:
             if reconnecting and _process_closed(client, process_id):
@@ -363,7 +378,7 @@ def channel_batches(
         except StreamClosed as exc:
             if time.monotonic() - opened >= _HEALTHY_SECONDS:
                 backoff.reset()
-            _retry_pause(client, control, backoff, exc)
+            _retry_pause(client, control, backoff, exc, deadline)
         finally:
             _release(client, control, stream)
 
