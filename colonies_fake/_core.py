@@ -174,6 +174,11 @@ class Faults:
             self._double_deliveries = 0
 
     @property
+    def pending_failures(self) -> int:
+        """How many of the failures asked for with :meth:`fail_next` are still to come."""
+        return self._fail_count
+
+    @property
     def current_delay(self) -> float:
         """The delay now applied to each request, in seconds."""
         return self._delay

@@ -150,7 +150,7 @@ class Channel:
             batches.close()
             control.close()
         if control.ended == "process closed":
-            raise StreamError(f"process {self.process_id} closed before an end entry on {self.name!r}")
+            raise StreamError(f"process {self.process_id} ended (or is gone) before an end entry on {self.name!r}")
         raise WaitTimeout(f"no end entry on channel {self.name!r} within {timeout:g} s")
 
     def request(self, payload: Payload, timeout: float = 30.0, *, quiet: float = 1.0) -> MsgEntry:
@@ -186,5 +186,5 @@ class Channel:
             batches.close()
             control.close()
         if control.ended == "process closed":
-            raise StreamError(f"process {self.process_id} closed before a reply to sequence {sequence}")
+            raise StreamError(f"process {self.process_id} ended (or is gone) before a reply to sequence {sequence}")
         raise WaitTimeout(f"no reply to sequence {sequence} on channel {self.name!r} within {timeout:g} s")

@@ -29,6 +29,7 @@ from colonies_sync._exceptions import (
     NotFound,
     ProcessNotFound,
     ProtocolError,
+    ServerError,
     StreamError,
     server_error,
 )
@@ -393,6 +394,10 @@ def _process_closed(client: ColoniesClient, process_id: str) -> bool:
         return True
     except ColoniesConnectionError:
         return False  # a network problem: the stream decides
+    except ServerError as exc:
+        if exc.status >= 500:
+            return False  # the server failed to answer, which says nothing of the process: ask again later
+        raise
     return isinstance(state, ProcessState) and state.is_terminal
 
 

@@ -82,7 +82,7 @@ def test_channel_stream_reports_a_close_during_a_reconnect_as_a_stream_error(wor
     wrapper.refuse_streams = False
     reader.join(JOIN)
     assert isinstance(reader.error, StreamError)
-    assert "closed before an end entry" in str(reader.error)
+    assert "ended (or is gone) before an end entry" in str(reader.error)
 
 
 def test_entries_alike_in_sender_sequence_and_time_are_all_delivered(world: World) -> None:
@@ -231,3 +231,18 @@ def test_appends_to_other_channels_of_the_same_sender_are_not_held_up(world: Wor
     assert slow.error is None
     assert [e.text for e in world.fake.channel_log(pid, "fast")] == ["goes ahead"]
     assert triples(world.fake.channel_log(pid, "slow"))[0][2] == "waits"
+
+
+def test_a_server_error_while_a_quiet_stream_checks_its_process_does_not_end_it(world: World) -> None:
+    pid = world.run()
+    got: list[MsgEntry] = []
+    reader = Background(consume, world.sub.channel(pid, "chat").stream(timeout=30, quiet=0.1), got)
+    reader.start()
+    world.wait_subscribed(1, pid)
+    world.fake.faults.fail_next(1, 500, "database unavailable")  # only the stream's checks make requests now
+    world.fake.wait_until(lambda: world.fake.faults.pending_failures == 0, JOIN)
+    world.append(world.ex, pid, ["still streaming"])
+    world.ex.channel(pid, "chat").end()
+    reader.join(JOIN)
+    assert reader.error is None
+    assert [e.text for e in got] == ["still streaming", ""]
