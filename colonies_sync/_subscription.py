@@ -140,13 +140,18 @@ def _retry_pause(
     backoff: Backoff,
     error: ColoniesConnectionError,
     deadline: Optional[float] = None,
+    opened: Optional[float] = None,
 ) -> None:
     """Pause before reconnecting, or raise ``error`` when the attempts are spent or the client is closed.
 
     ``error`` is also raised at ``deadline`` (``time.monotonic()``) if the
     connection is still down then: what happened while it was down was
     missed, so the subscription must not end as if its time had simply run out.
+    A connection ``opened`` long enough ago to have been healthy was not a
+    failed attempt: the backoff starts again.
     """
+    if opened is not None and time.monotonic() - opened >= _HEALTHY_SECONDS:
+        backoff.reset()
     control.check()
     if client.closed:
         raise StreamClosed("the client is closed") from error
@@ -241,9 +246,7 @@ def process_events(
                 last[process.state] = process
                 yield process
         except StreamClosed as exc:
-            if time.monotonic() - opened >= _HEALTHY_SECONDS:
-                backoff.reset()
-            _retry_pause(client, control, backoff, exc, deadline)
+            _retry_pause(client, control, backoff, exc, deadline, opened)
         finally:
             _release(client, control, stream)
 
@@ -377,9 +380,7 @@ def channel_batches(
                     last = fresh[-1]
                     yield fresh
         except StreamClosed as exc:
-            if time.monotonic() - opened >= _HEALTHY_SECONDS:
-                backoff.reset()
-            _retry_pause(client, control, backoff, exc, deadline)
+            _retry_pause(client, control, backoff, exc, deadline, opened)
         finally:
             _release(client, control, stream)
 
