@@ -2,11 +2,12 @@
 
 Decoding follows ``encoding/json`` into typed structs: object keys match field
 names exactly or case-insensitively, unknown keys are ignored, ``null`` leaves a
-scalar at its zero value and makes a slice, map or pointer nil (``None``), and a
-value of the wrong type is an error (which the handlers report as "invalid
-JSON"). Integers must be integer literals within int64; ``interface{}`` values
-take Go's float64 semantics. ``[]byte`` accepts a base64 string or an array of
-numbers 0..255.
+scalar or struct as it was (the zero value, unless a repeated key set it) and
+makes a slice, map or pointer nil (``None``), and a value of the wrong type is
+an error (which the handlers report as "invalid JSON"). Integers must be integer
+literals within int64; ``interface{}`` values take Go's float64 semantics.
+``[]byte`` accepts a base64 string or an array of numbers 0..255. A lone UTF-16
+surrogate escape reads as U+FFFD, as in Go.
 
 Encoding writes compact JSON with Go's escaping of ``<``, ``>``, ``&``, U+2028
 and U+2029, and Go's float formatting for ``interface{}`` numbers.
@@ -74,7 +75,8 @@ def parse(text: str | bytes) -> Any:
     if not text.strip():
         raise GoJSONError("unexpected end of JSON input")
     try:
-        return json.loads(text, object_pairs_hook=_Pairs, parse_constant=_reject_constant)
+        value = json.loads(text, object_pairs_hook=_Pairs, parse_constant=_reject_constant)
+        return _go_strings(value) if _SURROGATE_ESCAPE.search(text) else value
     except GoJSONError:
         raise
     except json.JSONDecodeError as exc:
@@ -88,6 +90,22 @@ def parse(text: str | bytes) -> Any:
         raise GoJSONError(f"invalid character {_go_char(ch)} looking for beginning of value") from None
     except RecursionError:
         raise GoJSONError("exceeded max depth") from None
+
+
+# Python keeps a \u escape of a lone UTF-16 surrogate as that code point, which no UTF-8 text
+# can hold (replies would fail to encode); Go reads it as U+FFFD.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _go_strings(value: Any) -> Any:
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, _Pairs):
+        return _Pairs((_go_strings(k), _go_strings(v)) for k, v in value)
+    if isinstance(value, list):
+        return [_go_strings(v) for v in value]
+    return value
 
 
 def _go_char(ch: str) -> str:
@@ -352,7 +370,7 @@ class Struct(GoType):
         self._exact = {f.name: f for f in self.fields}
         self._folded: dict[str, Field] = {}
         for f in self.fields:
-            self._folded.setdefault(f.name.casefold(), f)
+            self._folded.setdefault(f.name.lower(), f)
 
     def zero(self) -> dict[str, Any]:
         return {f.name: f.type.zero() for f in self.fields}
@@ -365,9 +383,13 @@ class Struct(GoType):
             raise _type_error(value, self.go_name, where)
         first_error: Optional[GoJSONError] = None
         for key, item in value:
-            field = self._exact.get(key) or self._folded.get(key.casefold())
+            # Go folds case rune by rune (only K and S have non-ASCII kin: U+212A, U+017F);
+            # casefold() would also match "ß" to "ss".
+            field = self._exact.get(key) or self._folded.get(key.replace("\u017f", "s").lower())
             if field is None:
                 continue
+            if item is None and isinstance(field.type, _NULL_IGNORED):
+                continue  # Go's null leaves a string, number, bool, time or struct as it was
             try:
                 if isinstance(field.type, Struct) and item is not None:
                     out[field.name] = field.type.decode(item, f"{self.go_name}.{field.name}", out[field.name])
@@ -400,6 +422,9 @@ def _is_empty(value: Any) -> bool:
     return isinstance(value, int) and value == 0
 
 
+_NULL_IGNORED = (_String, _Int, _Bool, _Time, Struct)
+
+
 class Ptr(GoType):
     """``*Struct``: ``null`` or absent is nil (``None``)."""
 
@@ -421,7 +446,11 @@ def decode_message(schema: Struct, raw: Any) -> Optional[dict[str, Any]]:
     """
     if raw is None:
         return None
-    result: dict[str, Any] = schema.decode(raw)
+    try:
+        result: dict[str, Any] = schema.decode(raw)
+    except RecursionError:
+        # Go takes 10,000 levels; the recursive decoding here gives up sooner, with Go's error for more.
+        raise GoJSONError("exceeded max depth") from None
     return result
 
 

@@ -136,6 +136,48 @@ def test_a_thousand_bad_bodies_get_the_real_statuses_and_the_server_keeps_servin
     assert not server.errors, server.errors
 
 
+def _answer(reply: requests.Response) -> tuple[int, str]:
+    return reply.status_code, json.loads(base64.b64decode(reply.json()["payload"]))["message"]
+
+
+NOT_MEMBER = "Access denied, not a member of Colony with name <dev>"
+
+
+@pytest.mark.parametrize(
+    ("body", "answers"),
+    [
+        # A \u escape of a lone surrogate reads as U+FFFD (Go's decoder), and is echoed as such.
+        (_signed("\ud800x", "{}"), {(403, "invalid rpcMsg.PayloadType: \ufffdx")}),
+        (
+            _signed("getcolonymsg", '{"msgtype":"getcolonymsg","colonyname":"\\udfff"}'),
+            {(403, "Colony with name <\ufffd> does not exists")},
+        ),
+        # A later null leaves a string field as it was: the request goes on as a getcolonymsg.
+        (
+            _signed("getcolonymsg", '{"msgtype":"getcolonymsg","colonyname":"dev"}')[:-1] + ',"payloadtype":null}',
+            {(403, NOT_MEMBER)},
+        ),
+        # Nesting Go takes but the fake cannot follow: refused as too deep, never a crash.
+        (
+            _signed("closesuccessfulmsg", '{"msgtype":"closesuccessfulmsg","out":' + "[" * 700 + "]" * 700 + "}"),
+            {
+                (400, "Failed to close successful, invalid JSON"),
+                (500, "Failed to close process as successful, process is nil"),  # decoded whole
+            },
+        ),
+    ],
+    ids=["surrogate-payloadtype", "surrogate-field", "null-after-value", "deep"],
+)
+def test_go_decoding_corners_are_answered_as_go_reads_them(
+    server: FakeColoniesServer, body: str, answers: set[tuple[int, str]]
+) -> None:
+    """Found by tests/stress/test_fuzz.py: each of these made the fake answer 500 "internal error"
+    or misread the envelope."""
+    reply = requests.post(server.url + "/api", data=body.encode(), timeout=10)
+    assert _answer(reply) in answers
+    assert not server.errors, server.errors
+
+
 PROBE = _signed("subscribechannelmsg", json.dumps({"msgtype": "probe"}))
 PROBE_ANSWER = "Failed to subscribe to channel, msg.MsgType does not match rpcMsg.PayloadType"
 

@@ -29,6 +29,7 @@ from colonies_fake._gojson import (
     Ptr,
     Slice,
     Struct,
+    decode_message,
     dumps,
     go_b64decode,
     go_value,
@@ -122,6 +123,28 @@ def test_struct_decodes_every_field_type() -> None:
         "ptr": {"name": "p", "count": 0},
         "when": 1_500_000_000,
     }
+
+
+def test_struct_null_after_a_value_leaves_it_as_go_does() -> None:
+    """A repeated key with null keeps a string, number, bool, time or struct (Go's null is a no-op
+    there) and makes a slice, map, pointer, []byte or interface{} nil (found by tests/stress/test_fuzz.py)."""
+    out = decode(
+        '{"msgtype":"m","msgtype":null,"count":3,"Count":null,"latest":true,"latest":null,'
+        '"when":"1970-01-01T00:00:01Z","when":null,"gpu":{"name":"a"},"gpu":null,'
+        '"names":["x"],"names":null,"env":{"A":"1"},"env":null,"ptr":{},"ptr":null,'
+        '"payload":"aGk=","payload":null,"args":[1],"args":null}'
+    )
+    kept = (out["msgtype"], out["count"], out["latest"], out["when"], out["gpu"])
+    assert kept == ("m", 3, True, 1_000_000_000, {"name": "a", "count": 0})
+    assert (out["names"], out["env"], out["ptr"], out["payload"], out["args"]) == (None,) * 5
+
+
+def test_struct_keys_fold_case_as_go_does() -> None:
+    """Go folds case rune by rune: the Kelvin sign and the long s stand for k and s, but "ß" is not
+    "ss" (Python's casefold() would match "colonynameß"-style keys Go ignores)."""
+    gpu = Struct("core.GPU", [Field("name", STRING), Field("kind", STRING), Field("processid", STRING)])
+    assert gpu.decode(parse('{"\u212aIND":"k","proce\u017fsid":"p"}')) == {"name": "", "kind": "k", "processid": "p"}
+    assert gpu.decode(parse('{"proce\u00dfid":"p","PROCESSID\u0307":"q"}'))["processid"] == ""
 
 
 def test_empty_slice_and_map_differ_from_null() -> None:
@@ -319,6 +342,31 @@ def test_parse_errors_read_like_go(text: str, message: str) -> None:
 def test_parse_accepts_bytes() -> None:
     """parse takes UTF-8 bytes as well as text."""
     assert MSG.decode(parse(b'{"msgtype":"x"}'))["msgtype"] == "x"
+
+
+def test_parse_reads_a_lone_surrogate_escape_as_the_replacement_character() -> None:
+    """A \\u escape of a lone UTF-16 surrogate reads as U+FFFD, as in Go, so that every reply that
+    echoes it can still be written as UTF-8; a valid pair stays one character (found by
+    tests/stress/test_fuzz.py: the fake answered 500 "internal error")."""
+    value = parse(b'{"a\\ud800":["\\udc00x","\\ud83d\\ude00","\\ud800\\ud800","\\\\ud800"]}')
+    assert value == [("a\ufffd", ["\ufffdx", "\U0001f600", "\ufffd\ufffd", "\\ud800"])]
+    assert dumps(MSG.decode(parse(b'{"colonyname":"\\udfff"}'))["colonyname"]).encode("utf-8") == '"\ufffd"'.encode()
+
+
+@pytest.mark.parametrize("depth", [100, 700, 990, 1_500, 20_000])
+def test_interface_nesting_decodes_whole_or_fails_with_go_max_depth_error(depth: int) -> None:
+    """Go decodes 10,000 levels. The fake's recursive parsing and decoding give up earlier (where
+    depends on the Python version and the stack); then the message is refused with Go's error for
+    deeper input, never with a crash (found by tests/stress/test_fuzz.py: 500 "internal error")."""
+    nested = "[" * depth + "]" * depth
+    try:
+        msg = decode_message(MSG, parse('{"args":' + nested + "}"))
+    except GoJSONError as exc:
+        assert str(exc) == "exceeded max depth"
+        assert depth > 100
+    else:
+        assert msg is not None and dumps(msg["args"]) == nested
+        assert depth <= 10_000
 
 
 @pytest.mark.parametrize(
