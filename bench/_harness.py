@@ -118,8 +118,8 @@ def machine() -> dict[str, Any]:
     }
 
 
-def table(results: list[Result]) -> str:
-    """The results as a fixed-width text table."""
+def table(results: list[Result], judged: bool = True) -> str:
+    """The results as a fixed-width text table; with ``judged=False`` (quick runs) targets are not judged."""
     header = ("benchmark", "variant", "n", "median", "p99", "unit", "ratio", "target", "met")
     rows = [header]
     for r in results:
@@ -134,7 +134,7 @@ def table(results: list[Result]) -> str:
                 r.unit,
                 "" if r.ratio is None else f"{r.ratio:.2f}",
                 r.target,
-                "" if r.met is None else ("yes" if r.met else "NO"),
+                "" if r.met is None else ("-" if not judged else "yes" if r.met else "NO"),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]

@@ -105,7 +105,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f"running {name}...", file=sys.stderr, flush=True)
             results += run(setup)
         info = machine()
-        print(table(results))
+        print(table(results, judged=not quick))
+        if quick:
+            print("\n--quick: sizes too small to judge speed, so targets are not judged; run without it for figures.")
         print(
             f"\n{info['implementation']} {info['python']} on {info['platform']}, {info['cpus']} CPUs; "
             + ", ".join(f"{k} {v}" for k, v in info["versions"].items() if v)
