@@ -74,8 +74,8 @@ class InProcessStream:
         self._wake = threading.Condition()  # never held while taking the fake's lock
         self._poked = False
         self._closed = False
-        self._incoming: collections.deque[str] = collections.deque()
-        self._frames: collections.deque[str] = collections.deque()
+        self._incoming: collections.deque[tuple[str, bool]] = collections.deque()
+        self._frames: collections.deque[tuple[str, bool]] = collections.deque()  # (text, binary opcode)
         with fake._lock:
             self._session = Session(fake, self._poke)
 
@@ -85,29 +85,38 @@ class InProcessStream:
             self._poked = True
             self._wake.notify_all()
 
-    def send(self, frame: str) -> None:
-        """Hand one frame to the session (queued while a channel subscription blocks reading)."""
+    def send(self, frame: str, binary: bool = False) -> None:
+        """Hand one frame to the session (queued while a channel subscription blocks reading).
+
+        ``binary`` stands for the WebSocket opcode: the fake answers a
+        subscription in the opcode it came in, as the real server does.
+        """
         if self._closed:
             raise StreamClosed("the stream is closed")
         with self._fake._lock:
-            self._incoming.append(frame)
+            self._incoming.append((frame, binary))
             self._pump()
 
     def _pump(self) -> bool:
         """Deliver queued frames while the session reads; returns whether the connection is dropped."""
         while self._incoming and self._session.reading():
-            self._session.receive(self._incoming.popleft(), False)
+            self._session.receive(*self._incoming.popleft())
         frames, drop = self._session.collect()
-        self._frames.extend(frame for frame, _binary in frames)
+        self._frames.extend(frames)
         if not drop:
             while self._incoming and self._session.reading():  # a channel subscription just ended
-                self._session.receive(self._incoming.popleft(), False)
+                self._session.receive(*self._incoming.popleft())
                 frames, drop = self._session.collect()
-                self._frames.extend(frame for frame, _binary in frames)
+                self._frames.extend(frames)
         return drop
 
     def receive(self, timeout: Optional[float]) -> Optional[str]:
         """The next frame, ``None`` after ``timeout`` seconds; ``StreamClosed`` once dropped."""
+        frame = self.receive_frame(timeout)
+        return None if frame is None else frame[0]
+
+    def receive_frame(self, timeout: Optional[float]) -> Optional[tuple[str, bool]]:
+        """Like :meth:`receive`, with the frame's opcode: ``(text, binary)``."""
         end = None if timeout is None else time.monotonic() + timeout
         while True:
             if self._closed:

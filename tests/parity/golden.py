@@ -754,11 +754,6 @@ def load(path: Path) -> dict[str, Any]:
     return data
 
 
-def needs_websocket(scenario: dict[str, Any]) -> bool:
-    """Whether a scenario has WebSocket steps."""
-    return any("ws" in step for step in scenario["steps"])
-
-
 class WebSocketClient:
     """A ``/pubsub`` connection made with websocket-client (the library pycolonies uses)."""
 

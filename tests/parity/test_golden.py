@@ -14,8 +14,30 @@ import pytest
 import requests
 
 from colonies_fake import FakeClock, FakeColonies
+from colonies_fake._transport import InProcessStream
 from colonies_fake.pytest_plugin import ColoniesBackend
+from colonies_sync._transport import StreamClosed
 from tests.parity import golden
+
+
+class InProcessWebSocket:
+    """A ``/pubsub`` connection without sockets: frames go straight to the fake's pub/sub session."""
+
+    def __init__(self, fake: FakeColonies) -> None:
+        self.stream = InProcessStream(fake)
+
+    def send(self, text: str, binary: bool) -> None:
+        self.stream.send(text, binary)
+
+    def receive(self, timeout: float) -> "tuple[str, str] | None":
+        try:
+            frame = self.stream.receive_frame(timeout)
+        except StreamClosed as exc:
+            raise golden.Closed() from exc
+        return None if frame is None else ("binary" if frame[1] else "text", frame[0])
+
+    def close(self) -> None:
+        self.stream.close()
 
 
 class WireBackend:
@@ -27,7 +49,7 @@ class WireBackend:
         self.backend = backend
         self.fake = backend.fake
         self.server_prvkey = backend.server_prvkey
-        self.websocket = backend.kind != "inprocess"
+        self.websocket = True
         self.session = requests.Session()
         self.session.trust_env = False
 
@@ -49,8 +71,9 @@ class WireBackend:
             done.wait(0.5)  # a real server cannot tell us: give the long-poll time to reach it
 
     def connect(self) -> golden.WebSocket:
-        if not self.websocket:
-            raise golden.Unsupported("no WebSocket in-process")
+        if self.backend.kind == "inprocess":
+            assert self.fake is not None
+            return InProcessWebSocket(self.fake)
         return golden.WebSocketClient(f"ws://{self.backend.host}:{self.backend.port}/pubsub")
 
     def close(self) -> None:
@@ -58,16 +81,13 @@ class WireBackend:
 
 
 @pytest.mark.parametrize("path", golden.scenario_files(), ids=lambda p: p.stem)
-def test_server_replays_golden_transcript(path, colonies_backend: ColoniesBackend, request) -> None:
+def test_server_replays_golden_transcript(path, colonies_backend: ColoniesBackend) -> None:
     """Every reply and frame of the recorded scenario matches, after the golden normalisation.
 
-    In-process there is no WebSocket: scenarios with WebSocket steps are
-    checked up to the first of them, where they must stop (``Unsupported``),
-    so any mismatch before it still fails.
+    In-process, WebSocket steps go to the fake's pub/sub session directly,
+    with the frame's opcode, as the served fake's connection loop does.
     """
     scenario = golden.load(path)
-    if colonies_backend.kind == "inprocess" and golden.needs_websocket(scenario):
-        request.node.add_marker(pytest.mark.xfail(raises=golden.Unsupported, strict=True, reason="WebSocket steps"))
     wire = WireBackend(colonies_backend)
     replayer = golden.Replayer(scenario, wire, colonies_backend.crypto)
     try:

@@ -19,6 +19,7 @@ import pytest
 from websocket import ABNF, WebSocket
 
 from colonies_fake import FakeColoniesServer
+from colonies_fake._transport import InProcessStream
 from colonies_sync import ProcessState
 from colonies_sync._rpc import encode_payload
 from tests.subscriptions.helpers import (
@@ -121,6 +122,21 @@ def test_a_binary_request_is_answered_with_binary_frames(world: World, ws: WebSo
     assert process_of(got).processid == pid
     ws.send(signed(process_msg(pid, 0), world.keys["submitter"]))
     assert frame(ws).opcode == ABNF.OPCODE_TEXT
+
+
+def test_an_in_process_stream_keeps_the_opcode_too(world: World) -> None:
+    pid = world.submit()
+    stream = InProcessStream(world.fake)
+    try:
+        stream.send(signed(process_msg(pid, 0), world.keys["submitter"]), binary=True)
+        got = stream.receive_frame(5)
+        assert got is not None and got[1] is True
+        assert json.loads(base64.b64decode(json.loads(got[0])["payload"]))["processid"] == pid
+        stream.send(signed(process_msg(pid, 0), world.keys["submitter"]))
+        got = stream.receive_frame(5)
+        assert got is not None and got[1] is False
+    finally:
+        stream.close()
 
 
 # --- 42: subscribeprocessmsg -----------------------------------------------------------------
