@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import signal
+import ssl
 import sys
 import threading
 from typing import Any, Optional, Sequence, TextIO
@@ -131,12 +132,13 @@ def run_demo(out: TextIO = sys.stdout) -> int:
 # --- serve --------------------------------------------------------------------------------
 
 
-def _exports(server: FakeColoniesServer, fake: FakeColonies, colony: Any, executors: list[Any]) -> list[str]:
+def _exports(server: FakeColoniesServer, fake: FakeColonies, colony: Any, executors: list[Any], tls: bool) -> list[str]:
+    flag = "true" if tls else "false"
     lines = [
         f"export COLONIES_SERVER_HOST={server.host}",
         f"export COLONIES_SERVER_PORT={server.port}",
-        "export COLONIES_TLS=false",
-        "export COLONIES_SERVER_TLS=false",
+        f"export COLONIES_TLS={flag}",
+        f"export COLONIES_SERVER_TLS={flag}",
         f"export COLONIES_SERVER_PRVKEY={fake.server_prvkey}",
         f"export COLONIES_COLONY_NAME={colony.name}",
         f"export COLONIES_COLONY_PRVKEY={colony.prvkey}",
@@ -160,6 +162,17 @@ def serve(args: argparse.Namespace, out: TextIO = sys.stdout, stop: Optional[thr
         stream=sys.stderr, level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     server_key = os.environ.get("COLONIES_SERVER_PRVKEY") or None
+    context: Optional[ssl.SSLContext] = None
+    if args.tls_cert or args.tls_key:
+        if not (args.tls_cert and args.tls_key):
+            print("--tls-cert and --tls-key go together", file=sys.stderr)
+            return 2
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        try:
+            context.load_cert_chain(args.tls_cert, args.tls_key)
+        except (OSError, ssl.SSLError) as exc:
+            print(f"cannot load the certificate and key: {exc}", file=sys.stderr)
+            return 2
     try:
         fake = FakeColonies(clock=RealClock(), server_prvkey=server_key, rate_limit=not args.no_rate_limit)
     except InvalidPrivateKey as exc:
@@ -171,13 +184,13 @@ def serve(args: argparse.Namespace, out: TextIO = sys.stdout, stop: Optional[thr
             fake.add_executor(args.colony, f"{args.executor_prefix}-{i + 1}", args.executor_type)
             for i in range(args.executors)
         ]
-        server = FakeColoniesServer(fake, args.host, args.port)
+        server = FakeColoniesServer(fake, args.host, args.port, ssl_context=context)
         try:
             server.start()
         except OSError as exc:
             print(f"cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
             return 2
-        print("\n".join(_exports(server, fake, colony, executors)), file=out, flush=True)
+        print("\n".join(_exports(server, fake, colony, executors, context is not None)), file=out, flush=True)
         log.info(
             "colony %r with %d executor(s) of type %r; Ctrl-C stops", colony.name, len(executors), args.executor_type
         )
@@ -240,6 +253,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     s.add_argument("--executor-prefix", default="executor", help="their names: PREFIX-1, PREFIX-2, ...")
     s.add_argument("--no-rate-limit", action="store_true", help="do not rate-limit channel appends")
     s.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    s.add_argument("--tls-cert", metavar="PEM", help="serve https and wss with this certificate (chain)")
+    s.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
 
     e = commands.add_parser("envelope", help="print a signed request envelope (curl --data @file .../api)")
     e.add_argument("msgtype", help="the message type, e.g. getcolonymsg")

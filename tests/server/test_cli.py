@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import os
@@ -11,11 +12,14 @@ import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
+from typing import Iterator
 
 import pytest
+import trustme
 
 from colonies_fake.__main__ import decode, envelope, serve
-from colonies_sync import ColoniesClient, Crypto, ExecutorState
+from colonies_sync import CertificateVerificationError, ColoniesClient, Crypto, ExecutorState
 
 
 def _serve_args(**overrides: object) -> argparse.Namespace:
@@ -28,9 +32,40 @@ def _serve_args(**overrides: object) -> argparse.Namespace:
         executor_prefix="executor",
         no_rate_limit=False,
         log_level="warning",
+        tls_cert=None,
+        tls_key=None,
     )
     args.update(overrides)
     return argparse.Namespace(**args)
+
+
+class _Exports(io.StringIO):
+    """``serve``'s standard output, telling when the export lines are all out (no polling)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.printed = threading.Event()
+
+    def write(self, text: str) -> int:
+        written = super().write(text)
+        if "COLONIES_EXECUTOR_TYPE" in self.getvalue():
+            self.printed.set()
+        return written
+
+
+@contextlib.contextmanager
+def _serving(**overrides: object) -> Iterator[str]:
+    """Run ``serve`` on a thread; yields what it printed, and checks that it stopped with status 0."""
+    out, stop, result = _Exports(), threading.Event(), []
+    thread = threading.Thread(target=lambda: result.append(serve(_serve_args(**overrides), out, stop)))
+    thread.start()
+    try:
+        assert out.printed.wait(10), "serve printed no exports"
+        yield out.getvalue()
+    finally:
+        stop.set()
+        thread.join(10)
+    assert result == [0]
 
 
 def _exports(text: str) -> dict[str, str]:
@@ -41,15 +76,8 @@ def _exports(text: str) -> dict[str, str]:
 def test_serve_prints_exports_that_from_env_reads(monkeypatch: pytest.MonkeyPatch) -> None:
     server_key = Crypto().generate_private_key()
     monkeypatch.setenv("COLONIES_SERVER_PRVKEY", server_key)
-    out, stop, result = io.StringIO(), threading.Event(), []
-    thread = threading.Thread(target=lambda: result.append(serve(_serve_args(), out, stop)))
-    thread.start()
-    try:
-        for _ in range(100):
-            if "COLONIES_EXECUTOR_TYPE" in out.getvalue():
-                break
-            stop.wait(0.05)
-        exports = _exports(out.getvalue())
+    with _serving() as printed:
+        exports = _exports(printed)
         assert exports["COLONIES_SERVER_PRVKEY"] == server_key
         assert exports["COLONIES_TLS"] == exports["COLONIES_SERVER_TLS"] == "false"
         assert (exports["COLONIES_COLONY_NAME"], exports["COLONIES_EXECUTOR_NAME"]) == ("dev", "executor-1")
@@ -60,11 +88,40 @@ def test_serve_prints_exports_that_from_env_reads(monkeypatch: pytest.MonkeyPatc
             executors = {e.executorname: e.state for e in client.get_executors("dev")}
             assert executors == {"executor-1": ExecutorState.APPROVED, "executor-2": ExecutorState.APPROVED}
             assert len(client.get_colonies(prvkey=server_key)) == 1
-        assert "# export COLONIES_PRVKEY=" in out.getvalue()  # the second executor, commented out
-    finally:
-        stop.set()
-        thread.join(10)
-    assert result == [0]
+        assert "# export COLONIES_PRVKEY=" in printed  # the second executor, commented out
+
+
+def test_serve_with_a_certificate_speaks_tls(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    ca = trustme.CA()
+    cert, key, ca_path = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "ca.pem"
+    issued = ca.issue_cert("127.0.0.1", "localhost")
+    issued.cert_chain_pems[0].write_to_path(str(cert))
+    issued.private_key_pem.write_to_path(str(key))
+    ca.cert_pem.write_to_path(str(ca_path))
+    monkeypatch.delenv("COLONIES_SERVER_PRVKEY", raising=False)
+    with _serving(tls_cert=str(cert), tls_key=str(key)) as printed:
+        exports = _exports(printed)
+        assert exports["COLONIES_TLS"] == exports["COLONIES_SERVER_TLS"] == "true"
+        with ColoniesClient.from_env(exports, verify=str(ca_path)) as client:
+            assert client.get_colony("dev").name == "dev"
+        with ColoniesClient.from_env(exports) as unverified:  # the system's store does not know this CA
+            with pytest.raises(CertificateVerificationError):
+                unverified.get_colony("dev")
+
+
+@pytest.mark.parametrize(
+    "given, expected",
+    [
+        ({"tls_cert": "cert.pem"}, "go together"),
+        ({"tls_cert": "missing.pem", "tls_key": "missing.pem"}, "cannot load"),
+    ],
+)
+def test_serve_refuses_an_unusable_certificate_setting(
+    given: dict[str, str], expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    paths = {name: str(tmp_path / value) for name, value in given.items()}
+    assert serve(_serve_args(**paths), io.StringIO(), threading.Event()) == 2
+    assert expected in capsys.readouterr().err
 
 
 def test_serve_refuses_a_bad_server_key(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
