@@ -450,8 +450,19 @@ class _Connection:
             waker_w.close()
 
     def handshake(self, context: ssl.SSLContext) -> bool:
-        """Wrap the socket in TLS and complete the handshake; False (and logged) if it fails or times out."""
+        """Wrap the socket in TLS and complete the handshake; False (and logged) if it fails or times out.
+
+        A client speaking plain HTTP gets Go's answer (net/http writes it when a
+        TLS record header looks like an HTTP method), not a silent close.
+        """
         try:
+            self.sock.settimeout(_HANDSHAKE_TIMEOUT)
+            head = self.sock.recv(5, socket.MSG_PEEK | getattr(socket, "MSG_WAITALL", 0))
+            if head in _PLAIN_HTTP_HEADS:
+                self.sock.sendall(_PLAIN_HTTP_ANSWER)
+                log.debug("plain HTTP on the TLS port: answered 400")
+                self._drain()
+                return False
             sock = context.wrap_socket(self.sock, server_side=True, do_handshake_on_connect=False)
             self.sock = sock
             # close() sets cancelled before it shuts self.sock: if it shut the socket wrap_socket
@@ -466,6 +477,15 @@ class _Connection:
             return False
         return True
 
+    def _drain(self) -> None:
+        """Finish sending, then read what the client still sends (briefly): closing with unread
+        bytes would reset the connection, and the client could lose the answer."""
+        _shutdown(self.sock, socket.SHUT_WR)
+        self.sock.settimeout(_DRAIN_SECONDS)
+        end = time.monotonic() + _DRAIN_SECONDS
+        while time.monotonic() < end and not self.cancelled.is_set() and self.sock.recv(65536):
+            pass
+
     def close(self) -> None:
         """Force the socket shut (stop): the connection thread then ends."""
         self.cancelled.set()
@@ -473,6 +493,12 @@ class _Connection:
             _shutdown(self.sock, socket.SHUT_RDWR)
         except OSError:
             pass
+
+
+# Go's net/http (tlsRecordHeaderLooksLikeHTTP): the first five bytes, and what it writes back.
+_PLAIN_HTTP_HEADS = frozenset({b"GET /", b"HEAD ", b"POST ", b"PUT /", b"OPTIO"})
+_PLAIN_HTTP_ANSWER = b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
+_DRAIN_SECONDS = 1.0
 
 
 class _Handler(socketserver.BaseRequestHandler):

@@ -34,6 +34,7 @@ from colonies_sync import (
     HttpTransport,
     MsgEntry,
     ProcessState,
+    ProtocolError,
 )
 from colonies_sync import _subscription
 from colonies_sync._rpc import encode_request
@@ -296,12 +297,13 @@ def test_verify_is_checked_at_construction() -> None:
 # --- clients that fail the handshake ---------------------------------------------------------------
 
 
-def test_a_plain_http_client_fails_cleanly_and_is_not_a_server_error(world: World) -> None:
+def test_a_plain_http_client_gets_go_s_answer_and_is_not_a_server_error(world: World) -> None:
+    """Go's net/http answers plain HTTP on a TLS port with a 400 and a sentence; so does the fake."""
     with ColoniesClient("127.0.0.1", world.server.port, timeout=JOIN) as client:
-        with pytest.raises(ColoniesConnectionError) as info:
+        with pytest.raises(ProtocolError) as info:
             client.version()
-    assert not isinstance(info.value, CertificateVerificationError)
-    with pytest.raises(ColoniesConnectionError):
+    assert (info.value.status, info.value.text) == (400, "Client sent an HTTP request to an HTTPS server.\n")
+    with pytest.raises(ColoniesConnectionError, match="400"):
         HttpTransport("127.0.0.1", world.server.port).open_stream(timeout=JOIN)
     world.no_open_connections()
     assert world.server.errors == []
@@ -320,7 +322,8 @@ def closed_by_the_server(sock: socket.socket) -> None:
 JUNK = [
     b"\x16\x03\x01\x00\x05hello",  # a TLS record header, then nonsense
     b"\x00" * 64,
-    b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n",  # plain HTTP
+    b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n",  # plain HTTP (answered, then closed)
+    b"POST",  # plain HTTP cut short before five bytes
     b"",  # nothing at all
 ]
 
