@@ -452,8 +452,9 @@ class _Connection:
     def handshake(self, context: ssl.SSLContext) -> bool:
         """Wrap the socket in TLS and complete the handshake; False (and logged) if it fails or times out.
 
-        A client speaking plain HTTP gets Go's answer (net/http writes it when a
-        TLS record header looks like an HTTP method), not a silent close.
+        A client speaking plain HTTP gets Go's net/http answer (written when a
+        TLS record header looks like an HTTP method) rather than a reset. The
+        real server leaves TLS to a proxy in front of it, whose wording varies.
         """
         try:
             self.sock.settimeout(_HANDSHAKE_TIMEOUT)
