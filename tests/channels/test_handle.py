@@ -102,10 +102,11 @@ def test_two_threads_with_two_handles_never_collide_and_lose_nothing(world) -> N
 
 
 class GateTransport:
-    """Holds the first channel append of its client until released (bounded), to force an interleaving."""
+    """Holds its client's calls until released (bounded), recording each as it reaches the server."""
 
-    def __init__(self, inner, arrivals: list, lock: threading.Lock) -> None:
+    def __init__(self, inner, name: str, arrivals: list, lock: threading.Lock) -> None:
         self.inner = inner
+        self.name = name
         self.entered = threading.Event()
         self.release = threading.Event()
         self.arrivals = arrivals
@@ -113,45 +114,95 @@ class GateTransport:
 
     def call(self, envelope: bytes, *, timeout: float):
         self.entered.set()
-        self.release.wait(0.3)  # bounded: a client that serialises appends waits here for B
+        assert self.release.wait(JOIN_TIMEOUT), "the gate was never released"
         reply = self.inner.call(envelope, timeout=timeout)
         with self.lock:
-            self.arrivals.append("A")
+            self.arrivals.append(self.name)
         return reply
 
     def close(self) -> None:
         self.inner.close()
 
 
+class ArrivalTransport:
+    """Records each call once the server has taken it, then signals ``landed``."""
+
+    def __init__(self, inner, name: str, arrivals: list, lock: threading.Lock, landed: threading.Event) -> None:
+        self.inner = inner
+        self.name = name
+        self.arrivals = arrivals
+        self.lock = lock
+        self.landed = landed
+
+    def call(self, envelope: bytes, *, timeout: float):
+        reply = self.inner.call(envelope, timeout=timeout)
+        with self.lock:
+            self.arrivals.append(self.name)
+        self.landed.set()
+        return reply
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class ContendedLock:
+    """A lock that sets ``contended`` when an acquire has to wait for another holder."""
+
+    def __init__(self, contended: threading.Event) -> None:
+        self._lock = threading.Lock()
+        self.contended = contended
+
+    def __enter__(self) -> None:
+        if not self._lock.acquire(blocking=False):
+            self.contended.set()
+            self._lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
 def test_concurrent_appends_of_one_key_land_in_arrival_order_no_reordering(world) -> None:
-    """Thread A takes its sequence and is delayed on the way; the main thread's handle B (same key)
-    appends meanwhile. Whatever the order the two entries reach the server, each must land at the end
-    of the log: an entry placed before one that is already there shifts positions readers have
-    already counted (8.4, 8.5)."""
+    """Thread A takes its sequence and is delayed on the way; thread B's handle (same key) appends
+    meanwhile. B must queue behind A (the per-sender append lock), not overtake it: B's larger sequence
+    reaching the server first would have A's entry placed in front of it, shifting positions readers
+    have already counted (8.4, 8.5)."""
     pid = world.submit()
     arrivals: list[str] = []
     lock = threading.Lock()
-    gate = GateTransport(InProcessTransport(world.fake), arrivals, lock)
-    handle_a = ColoniesClient(prvkey=world.keys["submitter"], transport=gate).channel(pid, "chat")
-    handle_b = world.fake.client(world.keys["submitter"]).channel(pid, "chat")
-
-    thread_a = Background(handle_a.append, "A")
-    thread_a.start()
-    assert gate.entered.wait(JOIN_TIMEOUT), "thread A never reached its transport"
-    seen_before_a = None
+    # B is "queued" once it waits on the lock A holds, or (a client that does not serialise) once its
+    # append has reached the server ahead of A's.
+    b_queued = threading.Event()
+    # sender_lock takes the lock of a key with setdefault, so this one (which reports a contended
+    # acquire) serves both appends; it goes when its last user is done.
+    key = (world.sub_id, pid, "chat")
+    assert key not in _channel._append_locks
+    _channel._append_locks[key] = (ContendedLock(b_queued), [0])
     try:
-        handle_b.append("B")
-        with lock:
-            arrivals.append("B")
-        seen_before_a = [e.text for e in handle_b.read()]
+        gate = GateTransport(InProcessTransport(world.fake), "A", arrivals, lock)
+        handle_a = ColoniesClient(prvkey=world.keys["submitter"], transport=gate).channel(pid, "chat")
+        recorder = ArrivalTransport(world.fake.client(world.keys["submitter"]).transport, "B", arrivals, lock, b_queued)
+        handle_b = ColoniesClient(prvkey=world.keys["submitter"], transport=recorder).channel(pid, "chat")
+        reader = world.sub.channel(pid, "chat")
+
+        thread_a = Background(handle_a.append, "A")
+        thread_b = Background(handle_b.append, "B")
+        thread_a.start()
+        try:
+            assert gate.entered.wait(JOIN_TIMEOUT), "thread A never reached its transport"
+            thread_b.start()
+            assert b_queued.wait(JOIN_TIMEOUT), "thread B neither queued behind A nor reached the server"
+            # A is held on its way and B is queued: nothing may have landed yet.
+            assert reader.read() == []
+        finally:
+            gate.release.set()
+            seq_a = thread_a.finish()
+        seq_b = thread_b.finish()
     finally:
-        gate.release.set()
-        thread_a.finish()
-    log = [e.text for e in world.fake.channel_log(pid, "chat")]
-    assert log == arrivals
-    if seen_before_a == ["B"]:
-        # A reader that consumed 1 entry must find A at position 1, not get B again.
-        assert [e.text for e in handle_b.read(after=1)] == ["A"]
+        _channel._append_locks.pop(key, None)
+    assert arrivals == ["A", "B"]
+    assert seq_a < seq_b
+    log = world.fake.channel_log(pid, "chat")
+    assert [(e.text, e.sequence) for e in log] == [("A", seq_a), ("B", seq_b)]
 
 
 # --- end, error and read -------------------------------------------------------------------------
