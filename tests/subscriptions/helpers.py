@@ -492,19 +492,15 @@ def client_sockets(client: ColoniesClient) -> int:
     return count
 
 
-def await_server_release(world: World, pid: str, writer: Optional[ColoniesClient] = None) -> None:
-    """Until the fake holds no subscription of ``pid``.
+def await_server_release(world: World, pid: str) -> None:
+    """Until the fake holds no subscription of ``pid`` (failing the test after ``JOIN`` seconds).
 
-    In-process a closed stream ends its session at once. The served fake, like
-    the real server whose read loop is blocked while a channel subscription
-    lasts, notices a client that went away only when it next writes to it; so
-    entries are appended (a bounded number) to make it write.
+    In-process a closed stream ends its session at once. The served fake reads
+    the socket even while a channel subscription lasts (where the real server
+    reads nothing), so a client that went away ends its session as soon as its
+    close or end of stream arrives, without the fake having to write to it.
     """
-    writer = writer or world.ex
-    for i in range(20):
-        try:
-            world.fake.wait_until(lambda: world.fake.subscriptions(pid) == 0, 0.25)
-            return
-        except TimeoutError:
-            writer.channel_append(pid, "chat", 1_000_000 + i, 0, "nudge")
-    raise AssertionError(f"the fake still holds {world.fake.subscriptions(pid)} subscription(s) of {pid}")
+    try:
+        world.fake.wait_until(lambda: world.fake.subscriptions(pid) == 0, JOIN)
+    except TimeoutError:
+        raise AssertionError(f"the fake still holds {world.fake.subscriptions(pid)} subscription(s) of {pid}") from None
