@@ -110,8 +110,9 @@ class HttpTransport:
     ``False`` turns the check off: then every request and stream warns with
     ``urllib3.exceptions.InsecureRequestWarning``. A certificate that fails
     the check raises ``CertificateVerificationError`` (a
-    ``ColoniesConnectionError``). Without TLS, ``verify`` is ignored. Proxies
-    from the environment are not used.
+    ``ColoniesConnectionError``). Without TLS, ``verify`` is ignored. Requests
+    and streams both connect directly: proxy settings in the environment
+    (``http_proxy``, ``https_proxy``) are not used.
     """
 
     def __init__(
@@ -125,6 +126,7 @@ class HttpTransport:
         pool_maxsize: int = 32,
     ) -> None:
         scheme = "https" if tls else "http"
+        self._address = (host, int(port))
         self.base_url = f"{scheme}://{_host_for_url(host)}:{int(port)}"
         self.ws_url = f"{'wss' if tls else 'ws'}://{_host_for_url(host)}:{int(port)}/pubsub"
         self._connect_timeout = connect_timeout
@@ -172,15 +174,21 @@ class HttpTransport:
                 urllib3.exceptions.InsecureRequestWarning,
                 stacklevel=2,
             )
+        connect_timeout = min(self._connect_timeout, timeout)
         try:
-            ws = websocket.create_connection(
-                self.ws_url,
-                timeout=min(self._connect_timeout, timeout),
-                enable_multithread=True,
-                # The context, not loose options: websocket-client would otherwise read its own
-                # WEBSOCKET_CLIENT_CA_BUNDLE and could trust what the https path does not.
-                sslopt={"context": self._ssl_context} if self._ssl_context is not None else None,
-            )
+            # Our own socket (and TLS on it with our context), so that streams connect as requests
+            # do: websocket-client would otherwise take proxies and CA bundles from the environment.
+            sock = socket.create_connection(self._address, timeout=connect_timeout)
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if self._ssl_context is not None:
+                    sock = self._ssl_context.wrap_socket(sock, server_hostname=self._address[0])
+                ws = websocket.create_connection(
+                    self.ws_url, timeout=connect_timeout, enable_multithread=True, socket=sock, redirect_limit=0
+                )
+            except BaseException:
+                sock.close()
+                raise
         except (websocket.WebSocketException, OSError) as exc:
             raise _connection_error(f"cannot open a stream to {self.ws_url}", self.ws_url, exc) from exc
         return WebSocketStream(ws, self.ws_url)

@@ -129,3 +129,26 @@ def test_client_maps_an_error_envelope_whatever_the_http_status(server: _Server)
 def test_urls_for_tls_and_ipv6() -> None:
     assert HttpTransport("::1", 443, tls=True).base_url == "https://[::1]:443"
     assert HttpTransport("localhost", 50080).ws_url == "ws://localhost:50080/pubsub"
+
+
+def test_requests_and_streams_both_ignore_proxies_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One rule for both paths: a proxy in the environment is used by neither (here it would refuse)."""
+    from colonies_fake import FakeColonies, FakeColoniesServer
+
+    with socket.socket() as closed:  # bound, never listening: connecting to it is refused
+        closed.bind(("127.0.0.1", 0))
+        proxy = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+            monkeypatch.setenv(name, proxy)
+        for name in ("no_proxy", "NO_PROXY"):
+            monkeypatch.delenv(name, raising=False)
+        with FakeColonies() as fake, FakeColoniesServer(fake) as served:
+            transport = HttpTransport("127.0.0.1", served.port)
+            try:
+                assert (
+                    transport.call(b"{}", timeout=5).status == 403
+                )  # the fake answered (an empty envelope), not the proxy
+                stream = transport.open_stream(timeout=5)
+                stream.close()
+            finally:
+                transport.close()
