@@ -289,7 +289,7 @@ class _Connection:
         except (_Gone, OSError):
             return
         except Exception as exc:  # a bug in the server: record it for tests, keep serving others
-            self.server.record(exc)
+            self.server._record(exc)
 
     def _linger(self) -> None:
         """Half-close, then read what the client still sends for a while, as Go's closeWriteAndWait does.
@@ -511,7 +511,7 @@ class _Handler(socketserver.BaseRequestHandler):
     def handle(self) -> None:
         owner = self.server.owner
         connection = _Connection(owner, self.request)
-        if not owner.track(connection):
+        if not owner._track(connection):
             return
         try:
             # Here, on the connection's thread, so that the accept loop never waits on a handshake.
@@ -519,7 +519,7 @@ class _Handler(socketserver.BaseRequestHandler):
                 return
             connection.run()
         finally:
-            owner.untrack(connection)
+            owner._untrack(connection)
 
 
 class _TCPServer(socketserver.ThreadingTCPServer):
@@ -677,7 +677,8 @@ class FakeColoniesServer:
 
     # --- bookkeeping for the connection threads ------------------------------------------
 
-    def track(self, connection: _Connection) -> bool:
+    def _track(self, connection: _Connection) -> bool:
+        """Count a new connection in, unless the server is stopping (then close it)."""
         with self._lock:
             if self._stopping:
                 connection.close()
@@ -685,7 +686,8 @@ class FakeColoniesServer:
             self._connections.add(connection)
             return True
 
-    def untrack(self, connection: _Connection) -> None:
+    def _untrack(self, connection: _Connection) -> None:
+        """A connection thread is done: forget the connection and close its socket."""
         with self._lock:
             self._connections.discard(connection)
         try:
@@ -693,6 +695,7 @@ class FakeColoniesServer:
         except OSError:
             pass
 
-    def record(self, exc: BaseException) -> None:
+    def _record(self, exc: BaseException) -> None:
+        """Keep an unexpected exception for ``errors`` (and log it)."""
         log.error("error in the fake's HTTP server: %s", "".join(traceback.format_exception(exc)))
         self._errors.append(exc)
