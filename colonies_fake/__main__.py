@@ -238,8 +238,7 @@ def decode(stream: TextIO = sys.stdin, out: TextIO = sys.stdout) -> int:
     return 1 if reply.get("error") else 0
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Entry point of ``python -m colonies_fake``."""
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m colonies_fake", description="A fake ColonyOS server.")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="run the channel tutorial end to end over a served fake and print it")
@@ -251,6 +250,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     s.add_argument("--executors", type=int, default=1, help="approved executors to create (default 1)")
     s.add_argument("--executor-type", default="cli", help="their executor type (default cli)")
     s.add_argument("--executor-prefix", default="executor", help="their names: PREFIX-1, PREFIX-2, ...")
+    s.add_argument(
+        "--real-time",
+        action="store_true",
+        default=True,
+        help="deadlines fire in real time (the default, and the served CLI fake's only clock: "
+        "for a fake clock, serve FakeColonies(clock=FakeClock()) from Python)",
+    )
     s.add_argument("--no-rate-limit", action="store_true", help="do not rate-limit channel appends")
     s.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     s.add_argument("--tls-cert", metavar="PEM", help="serve https and wss with this certificate (chain)")
@@ -263,7 +269,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     e.add_argument("--prvkey", help="the signing key (default: COLONIES_PRVKEY)")
 
     commands.add_parser("decode", help="decode a reply envelope from stdin")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of ``python -m colonies_fake``."""
+    args = _parser().parse_args(argv)
     if args.command == "demo":
         return run_demo()
     if args.command == "serve":

@@ -18,25 +18,17 @@ from typing import Iterator
 import pytest
 import trustme
 
-from colonies_fake.__main__ import decode, envelope, serve
+from colonies_fake.__main__ import _parser, decode, envelope, serve
 from colonies_sync import CertificateVerificationError, ColoniesClient, Crypto, ExecutorState
 
 
-def _serve_args(**overrides: object) -> argparse.Namespace:
-    args = dict(
-        host="127.0.0.1",
-        port=0,
-        colony="dev",
-        executors=2,
-        executor_type="cli",
-        executor_prefix="executor",
-        no_rate_limit=False,
-        log_level="warning",
-        tls_cert=None,
-        tls_key=None,
-    )
-    args.update(overrides)
-    return argparse.Namespace(**args)
+def _serve_args(*extra: str, **overrides: object) -> argparse.Namespace:
+    """``serve``'s arguments as the command line parses them (then ``overrides``)."""
+    args = _parser().parse_args(["serve", "--port", "0", "--executors", "2", "--log-level", "warning", *extra])
+    for name, value in overrides.items():
+        assert hasattr(args, name), name
+        setattr(args, name, value)
+    return args
 
 
 class _Exports(io.StringIO):
@@ -54,10 +46,10 @@ class _Exports(io.StringIO):
 
 
 @contextlib.contextmanager
-def _serving(**overrides: object) -> Iterator[str]:
+def _serving(*extra: str) -> Iterator[str]:
     """Run ``serve`` on a thread; yields what it printed, and checks that it stopped with status 0."""
     out, stop, result = _Exports(), threading.Event(), []
-    thread = threading.Thread(target=lambda: result.append(serve(_serve_args(**overrides), out, stop)))
+    thread = threading.Thread(target=lambda: result.append(serve(_serve_args(*extra), out, stop)))
     thread.start()
     try:
         assert out.printed.wait(10), "serve printed no exports"
@@ -99,7 +91,7 @@ def test_serve_with_a_certificate_speaks_tls(monkeypatch: pytest.MonkeyPatch, tm
     issued.private_key_pem.write_to_path(str(key))
     ca.cert_pem.write_to_path(str(ca_path))
     monkeypatch.delenv("COLONIES_SERVER_PRVKEY", raising=False)
-    with _serving(tls_cert=str(cert), tls_key=str(key)) as printed:
+    with _serving("--real-time", "--tls-cert", str(cert), "--tls-key", str(key)) as printed:
         exports = _exports(printed)
         assert exports["COLONIES_TLS"] == exports["COLONIES_SERVER_TLS"] == "true"
         with ColoniesClient.from_env(exports, verify=str(ca_path)) as client:
