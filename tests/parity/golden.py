@@ -528,7 +528,10 @@ class Replayer:
             if set(expected) != set(actual):
                 raise Mismatch(f"{where}: {path} keys {sorted(actual)}, recorded {sorted(expected)}")
             for key in expected:
-                self.match(expected[key], actual[key], f"{path}.{key}", volatile, where)
+                want, got = expected[key], actual[key]
+                if key == "attributes":  # the README's normalisation, applied to both sides
+                    want, got = _sorted_attributes(want), _sorted_attributes(got)
+                self.match(want, got, f"{path}.{key}", volatile, where)
             return
         if isinstance(expected, list):
             if not isinstance(actual, list) or len(actual) != len(expected):
@@ -600,6 +603,20 @@ def _decode(body: bytes) -> Optional[dict[str, Any]]:
     except ValueError:
         return None
     return value if isinstance(value, dict) and "payload" in value else None
+
+
+def _sorted_attributes(value: Any) -> Any:
+    """A process's ``attributes`` list sorted by (``attributetype``, ``key``), as the README normalises it.
+
+    Anything else (not a list of attribute objects, or values that do not
+    compare) is returned as it is, for ``match`` to report.
+    """
+    if not (isinstance(value, list) and all(isinstance(a, dict) and {"attributetype", "key"} <= set(a) for a in value)):
+        return value
+    try:
+        return sorted(value, key=lambda a: (a["attributetype"], a["key"]))
+    except TypeError:
+        return value
 
 
 def _short(value: Any) -> str:

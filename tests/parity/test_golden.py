@@ -8,7 +8,10 @@ time) and, with ``--colonies-real``, against a real ColonyOS.
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
+from typing import Any, Callable
 
 import pytest
 import requests
@@ -152,4 +155,59 @@ def test_replayer_notices_a_wrong_status() -> None:
 
     with pytest.raises(golden.Mismatch, match="HTTP 418"):
         golden.Replayer(golden.load(golden.GOLDEN_DIR / "colony_add_get.json"), WrongStatus(fake, 0), fake.crypto).run()
+    fake.close()
+
+
+def _rewrite_payloads(body: bytes, rewrite: Callable[[Any], None]) -> bytes:
+    """A reply envelope whose JSON payload went through ``rewrite`` (changed in place); other bodies as they are."""
+    try:
+        envelope = json.loads(body)
+        payload = json.loads(base64.b64decode(envelope["payload"]))
+    except (ValueError, TypeError, KeyError):
+        return body
+    rewrite(payload)
+    envelope["payload"] = base64.b64encode(json.dumps(payload).encode()).decode()
+    return json.dumps(envelope).encode()
+
+
+class _Rewriting(_Corrupting):
+    """Hands every reply payload to ``rewrite`` before the replayer sees it."""
+
+    def __init__(self, fake: FakeColonies, rewrite: Callable[[Any], None]) -> None:
+        super().__init__(fake, 0)
+        self.rewrite = rewrite
+
+    def post(self, body: bytes) -> golden.HttpReply:
+        reply = self.fake.handle_api(body)
+        return golden.HttpReply(reply.status, _rewrite_payloads(reply.body, self.rewrite))
+
+
+def _reverse_attributes(payload: Any, reversed_lists: list[int], change: bool = False) -> None:
+    """Reverse every process's ``attributes`` list of two or more (and with ``change``, alter its first value)."""
+    for process in payload if isinstance(payload, list) else [payload]:
+        attributes = process.get("attributes") if isinstance(process, dict) else None
+        if isinstance(attributes, list) and len(attributes) > 1:
+            attributes.reverse()
+            reversed_lists.append(len(attributes))
+            if change:
+                attributes[0]["value"] += "!"
+
+
+def test_replayer_sorts_attributes_on_both_sides() -> None:
+    """The README's normalisation sorts a process's attributes by (type, key) before comparing:
+    a server that lists them in another order matches, as long as they are the same attributes."""
+    fake = FakeColonies(clock=FakeClock())
+    reversed_lists: list[int] = []
+    backend = _Rewriting(fake, lambda payload: _reverse_attributes(payload, reversed_lists))
+    golden.Replayer(golden.load(golden.GOLDEN_DIR / "attributes.json"), backend, fake.crypto).run()
+    assert reversed_lists, "no reply had attributes to reorder"
+    fake.close()
+
+
+def test_replayer_notices_a_changed_attribute_after_sorting() -> None:
+    fake = FakeColonies(clock=FakeClock())
+    reversed_lists: list[int] = []
+    backend = _Rewriting(fake, lambda payload: _reverse_attributes(payload, reversed_lists, change=True))
+    with pytest.raises(golden.Mismatch, match=r"attributes\[\d\]\.value"):
+        golden.Replayer(golden.load(golden.GOLDEN_DIR / "attributes.json"), backend, fake.crypto).run()
     fake.close()
