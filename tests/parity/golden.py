@@ -519,8 +519,8 @@ class Replayer:
     def match(self, expected: Any, actual: Any, path: str, volatile: dict[str, str], where: str) -> None:
         for vpath in volatile:
             if path == vpath or path.startswith(vpath + ".") or path.startswith(vpath + "["):
-                if type(expected) is not type(actual) and not (expected is None or actual is None):
-                    raise Mismatch(f"{where}: {path} type {type(actual).__name__}, recorded {type(expected).__name__}")
+                if _json_type(actual) != _json_type(expected):
+                    raise Mismatch(f"{where}: {path} is a JSON {_json_type(actual)}, recorded a {_json_type(expected)}")
                 return
         if isinstance(expected, dict):
             if not isinstance(actual, dict):
@@ -617,6 +617,23 @@ def _sorted_attributes(value: Any) -> Any:
         return sorted(value, key=lambda a: (a["attributetype"], a["key"]))
     except TypeError:
         return value
+
+
+def _json_type(value: Any) -> str:
+    """The JSON type of a decoded value: null, boolean, number, string, array or object."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    raise TypeError(f"not a decoded JSON value: {value!r}")
 
 
 def _short(value: Any) -> str:

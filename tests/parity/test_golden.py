@@ -211,3 +211,18 @@ def test_replayer_notices_a_changed_attribute_after_sorting() -> None:
     with pytest.raises(golden.Mismatch, match=r"attributes\[\d\]\.value"):
         golden.Replayer(golden.load(golden.GOLDEN_DIR / "attributes.json"), backend, fake.crypto).run()
     fake.close()
+
+
+def _null_build_version(payload: Any) -> None:
+    if isinstance(payload, dict) and "buildversion" in payload:
+        payload["buildversion"] = None
+
+
+def test_replayer_requires_the_recorded_json_type_on_a_volatile_path() -> None:
+    """A volatile value is compared by presence and JSON type: ``null`` where a string was recorded differs."""
+    fake = FakeColonies(clock=FakeClock())
+    with pytest.raises(golden.Mismatch, match="buildversion is a JSON null, recorded a string"):
+        golden.Replayer(
+            golden.load(golden.GOLDEN_DIR / "server_version.json"), _Rewriting(fake, _null_build_version), fake.crypto
+        ).run()
+    fake.close()
