@@ -38,6 +38,9 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
 _PLACEHOLDER = re.compile(r"<(?:[a-z]+:[a-z0-9-]+|[a-z]+#\d+|time|ns)>")
 _ZERO_TIME = "0001-01-01T00:00:00Z"
+# Real seconds a long-poll may take to answer once server time has passed its deadline (the real
+# server checks deadlines once a second); a bound for a failing run, not a wait that runs out.
+_PAST_DEADLINE = 10.0
 
 
 def scenario_files() -> list[Path]:
@@ -436,12 +439,15 @@ class Replayer:
         thread = threading.Thread(target=call, daemon=True)
         thread.start()
         self.backend.wait_blocked(done)
+        # Nothing else happens during a replay, so a request blocked now stays blocked until its
+        # deadline: server time moves on a second at a time up to it, then the request must end.
         elapsed = 0.0
-        while not done.is_set() and elapsed < timeout["timeout"] + 5:
+        while not done.is_set() and elapsed < timeout["timeout"]:
             self.backend.advance(1.0)
             elapsed += 1.0
-            done.wait(0.5)
-        thread.join(10)
+        if not done.wait(_PAST_DEADLINE):
+            raise Mismatch(f"{self.name}: a blocking request did not end at its deadline ({timeout['timeout']} s)")
+        thread.join(_PAST_DEADLINE)
         if not result:
             raise Mismatch(f"{self.name}: a blocking request never returned")
         return result[0], elapsed
