@@ -105,6 +105,13 @@ GET_USERS_MSGTYPE = "Failed to get users, msg.MsgType does not match payloadType
 GET_USER_INVALID_JSON = "Failed to get user, invalid JSON"
 GET_USER_MSGTYPE = "Failed to get user, msg.MsgType does not match payloadType"
 GET_USER_NIL = "Failed to get user, user is nil"
+# getuserbyidmsg: the handler (pkg/server/handlers/user HandleGetUserByID) is not among the sources
+# read; its unit tests give the order and statuses (400 JSON, 400 msgtype, 400 colony missing, 403
+# membership, 404 no such user). The texts follow the handler's siblings and getexecutorbyidmsg
+# ("…by ID, …", 404 "… is nil"), inferred, not verified against a real server.
+GET_USER_BY_ID_INVALID_JSON = "Failed to get user by ID, invalid JSON"
+GET_USER_BY_ID_MSGTYPE = "Failed to get user by ID, msg.MsgType does not match payloadType"
+GET_USER_BY_ID_NIL = "Failed to get user by ID, user is nil"
 REMOVE_USER_INVALID_JSON = "Failed to remove user, invalid JSON"
 REMOVE_USER_MSGTYPE = "Failed to remove user, msg.MsgType does not match payloadType"
 
@@ -264,6 +271,22 @@ def invalid_process(process_id: str) -> str:
 
 CHANNEL_FULL = "channel log is full"
 
-# --- functions ------------------------------------------------------------------------
-GET_FUNCTIONS_INVALID_JSON = "Failed to get functions, invalid JSON"
-GET_FUNCTIONS_MSGTYPE = "Failed to get functions, msg.MsgType does not match payloadType"
+# --- functions (pkg/server/handlers/function/handlers.go) ---------------------------------
+ADD_FUNCTION_INVALID_JSON = "Failed to add function, invalid JSON"
+ADD_FUNCTION_MSGTYPE = "Failed to add function, msg.MsgType does not match payloadType"
+ADD_FUNCTION_NIL = "Failed to add function, msg.Function is nil"
+ADD_FUNCTION_NOT_OWN = "Not allowed to add a function to another executor"
+# PostgreSQL's text for a function id that is already stored (FUNCTION_ID is the primary key).
+FUNCTION_DUPLICATE = 'pq: duplicate key value violates unique constraint "prod_functions_pkey"'
+# "function", singular: the real getfunctionsmsg handler's texts.
+GET_FUNCTIONS_INVALID_JSON = "Failed to get function, invalid JSON"
+GET_FUNCTIONS_MSGTYPE = "Failed to get function, msg.MsgType does not match payloadType"
+REMOVE_FUNCTION_INVALID_JSON = "Failed to remove function, invalid JSON"
+REMOVE_FUNCTION_MSGTYPE = "Failed to remove function, msg.MsgType does not match payloadType"
+REMOVE_FUNCTION_EMPTY_ID = "Failed to remove function, msg.FunctionID is empty"
+REMOVE_FUNCTION_NOT_FOUND = "Failed to remove function, function does not exist"
+REMOVE_FUNCTION_NOT_OWN = "Not allowed to remove a function from another executor"
+
+
+def add_function_no_executor(executor: str) -> str:
+    return f"Failed to add function, Executor with name <{executor}> does not exist"

@@ -14,7 +14,7 @@ import datetime as _dt
 from typing import Any, Optional
 
 from colonies_fake._parsers import cpu_text, mem_text
-from colonies_fake._schema import EXECUTOR
+from colonies_fake._schema import EXECUTOR, FUNCTION, FUNCTION_ARG
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
@@ -42,12 +42,16 @@ def go_time(ns: Optional[int]) -> str:
 
 
 class Colony:
-    __slots__ = ("name", "colonyid", "paused")
+    """A colony row; ``functions`` are the functions registered in it, in insertion order (the
+    real FUNCTIONS table has no ORDER BY), so removing the colony removes them too."""
+
+    __slots__ = ("name", "colonyid", "paused", "functions")
 
     def __init__(self, name: str, colonyid: str) -> None:
         self.name = name
         self.colonyid = colonyid
         self.paused = False
+        self.functions: list[Function] = []
 
     def render(self) -> dict[str, Any]:
         return {"colonyid": self.colonyid, "name": self.name}
@@ -89,6 +93,33 @@ class Executor:
         out = EXECUTOR.encode(self.data)
         out["commissiontime"] = go_time(self.data["commissiontime"])
         out["lastheardfromtime"] = go_time(self.data["lastheardfromtime"])
+        return out
+
+
+class Function:
+    """A function registered by an executor; ``data`` is the decoded ``core.Function`` as stored."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+
+    @property
+    def functionid(self) -> str:
+        return str(self.data["functionid"])
+
+    @property
+    def executorname(self) -> str:
+        return str(self.data["executorname"])
+
+    @property
+    def colonyname(self) -> str:
+        return str(self.data["colonyname"])
+
+    def render(self) -> dict[str, Any]:
+        out = FUNCTION.encode(self.data)
+        if "args" in out:  # a nil element stays null; the others drop their empty omitempty fields
+            out["args"] = [None if arg is None else FUNCTION_ARG.encode(arg) for arg in out["args"]]
         return out
 
 

@@ -8,9 +8,46 @@ request left it out.
 
 from __future__ import annotations
 
-from colonies_fake._gojson import ANY, BOOL, BYTES, INT, STRING, TIME, Field, Map, Ptr, Slice, Struct
+from typing import Any
+
+from colonies_fake._gojson import (
+    ANY,
+    BOOL,
+    BYTES,
+    INT,
+    STRING,
+    TIME,
+    Field,
+    GoJSONError,
+    GoType,
+    Map,
+    Ptr,
+    Slice,
+    Struct,
+    go_value,
+)
 
 F = Field
+
+
+class _Float(GoType):
+    """``float64``: any JSON number, held in the form ``dumps`` writes as Go does; ``null`` leaves it 0."""
+
+    go_name = "float64"
+
+    def decode(self, value: Any, where: str = "") -> Any:
+        if value is None:
+            return 0
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            field = f" field {where}" if where else ""
+            raise GoJSONError(f"json: cannot unmarshal into Go{field} value of type float64")
+        return go_value(value)  # out of float64 range: GoJSONError
+
+    def zero(self) -> Any:
+        return 0
+
+
+FLOAT = _Float()
 
 GPU = Struct("core.GPU", [F("name", STRING), F("mem", STRING), F("count", INT), F("nodecount", INT)])
 
@@ -82,6 +119,40 @@ ATTRIBUTE = Struct(
         F("attributetype", INT),
         F("key", STRING),
         F("value", STRING),
+    ],
+)
+
+# pkg/core/function.go. ``locationname`` is copied from the executor by the add handler
+# (pkg/server/handlers/function); its place and omitempty are not in the sources read (see the handler).
+FUNCTION_ARG = Struct(
+    "core.FunctionArg",
+    [
+        F("name", STRING),
+        F("type", STRING),
+        F("description", STRING, omitempty=True),
+        F("required", BOOL, omitempty=True),
+        F("enum", Slice(STRING), omitempty=True),
+    ],
+)
+
+FUNCTION = Struct(
+    "core.Function",
+    [
+        F("functionid", STRING),
+        F("executorname", STRING),
+        F("executortype", STRING),
+        F("colonyname", STRING),
+        F("funcname", STRING),
+        F("description", STRING, omitempty=True),
+        F("args", Slice(Ptr(FUNCTION_ARG)), omitempty=True),
+        F("counter", INT),
+        F("minwaittime", FLOAT),
+        F("maxwaittime", FLOAT),
+        F("minexectime", FLOAT),
+        F("maxexectime", FLOAT),
+        F("avgwaittime", FLOAT),
+        F("avgexectime", FLOAT),
+        F("locationname", STRING, omitempty=True),
     ],
 )
 
@@ -165,6 +236,7 @@ MSG: dict[str, Struct] = {
     "addusermsg": _msg("rpc.AddUserMsg", F("user", Ptr(USER))),
     "getusersmsg": _msg("rpc.GetUsersMsg", F("colonyname", STRING)),
     "getusermsg": _msg("rpc.GetUserMsg", F("colonyname", STRING), F("name", STRING)),
+    "getuserbyidmsg": _msg("rpc.GetUserByIDMsg", F("colonyname", STRING), F("userid", STRING)),
     "removeusermsg": _msg("rpc.RemoveUserMsg", F("colonyname", STRING), F("name", STRING)),
     "submitfuncspecmsg": _msg("rpc.SubmitFunctionSpecMsg", F("spec", Ptr(FUNCTION_SPEC))),
     "assignprocessmsg": _msg(
@@ -205,7 +277,9 @@ MSG: dict[str, Struct] = {
     ),
     "addattributemsg": _msg("rpc.AddAttributeMsg", F("attribute", Ptr(ATTRIBUTE))),
     "getattributemsg": _msg("rpc.GetAttributeMsg", F("attributeid", STRING)),
+    "addfunctionmsg": _msg("rpc.AddFunctionMsg", F("fun", Ptr(FUNCTION))),
     "getfunctionsmsg": _msg("rpc.GetFunctionsMsg", F("colonyname", STRING), F("executorname", STRING)),
+    "removefunctionmsg": _msg("rpc.RemoveFunctionMsg", F("functionid", STRING)),
     "channelappendmsg": _msg(
         "rpc.ChannelAppendMsg",
         F("processid", STRING),

@@ -50,6 +50,7 @@ from colonies_fake._handlers import (  # noqa: E402  (registration happens on im
     channels,
     colonies,
     executors,
+    functions,
     logs,
     processes,
     server,
@@ -57,4 +58,4 @@ from colonies_fake._handlers import (  # noqa: E402  (registration happens on im
 )
 from colonies_fake._handlers.server import server_info  # noqa: E402
 
-del attributes, channels, colonies, executors, logs, processes, users, server
+del attributes, channels, colonies, executors, functions, logs, processes, users, server

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from colonies_fake import _messages as msgs
 from colonies_fake._errors import Fail
 from colonies_fake._handlers import handler
+from colonies_fake._handlers.functions import remove_functions
 from colonies_fake._records import APPROVED, PENDING, REJECTED, db_time
 
 if TYPE_CHECKING:
@@ -60,7 +61,10 @@ def reject_executor(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
 
 @handler("removeexecutormsg", msgs.REMOVE_EXECUTOR_INVALID_JSON, msgs.REMOVE_EXECUTOR_MSGTYPE)
 def remove_executor(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
-    fake.unregister_executor(_owned(fake, call, msg, msgs.REMOVE_EXECUTOR_NIL))
+    executor = _owned(fake, call, msg, msgs.REMOVE_EXECUTOR_NIL)
+    fake.unregister_executor(executor)
+    # The row stays (UNREGISTERED), its functions go (pkg/database/postgresql/executors.go RemoveExecutorByName).
+    remove_functions(fake, executor.colonyname, lambda f: f.executorname == executor.name)
     return {}
 
 
@@ -84,10 +88,3 @@ def get_executor_by_id(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> A
         raise Fail(404, msgs.GET_EXECUTOR_BY_ID_NIL)
     fake.require_membership(call.caller, executor.colonyname, approved=True)
     return executor.render()
-
-
-@handler("getfunctionsmsg", msgs.GET_FUNCTIONS_INVALID_JSON, msgs.GET_FUNCTIONS_MSGTYPE)
-def get_functions(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
-    # Function registration is not modelled: every colony has none.
-    fake.require_membership(call.caller, msg["colonyname"], approved=True)
-    return None

@@ -49,6 +49,16 @@ def get_user(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
     return user.render()
 
 
+@handler("getuserbyidmsg", msgs.GET_USER_BY_ID_INVALID_JSON, msgs.GET_USER_BY_ID_MSGTYPE)
+def get_user_by_id(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
+    _existing_colony(fake, msg["colonyname"])
+    fake.require_membership(call.caller, msg["colonyname"], approved=False)
+    user = fake.user_by_id(msg["colonyname"], msg["userid"])  # the first of that colony with this id
+    if user is None:
+        raise Fail(404, msgs.GET_USER_BY_ID_NIL)
+    return user.render()
+
+
 @handler("removeusermsg", msgs.REMOVE_USER_INVALID_JSON, msgs.REMOVE_USER_MSGTYPE)
 def remove_user(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
     _existing_colony(fake, msg["colonyname"])

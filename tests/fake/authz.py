@@ -1,7 +1,8 @@
 """The world, the roles and the two ways of calling for the authorisation matrix (test_authorization_matrix.py).
 
 One world per cell, in colony ``dev``: every role of PROTOCOL.md section 4 has
-a key, and two processes exist so that process-scoped rules have a target.
+a key, two processes exist so that process-scoped rules have a target, and
+"executor" has registered a function (for the function-scoped rules).
 A call is answered with an outcome value (:data:`ALLOWED`, :class:`Refused`,
 :class:`NoReply`), so a cell of the table and what the fake did compare with
 ``==``.
@@ -24,7 +25,7 @@ from tests.fake.helpers import JOIN_TIMEOUT
 ROLES: dict[str, str] = {
     "server-owner": "holder of the server key",
     "colony-owner": "holder of the key of colony dev",
-    "executor": "approved executor worker-1 of dev; the running process is assigned to it",
+    "executor": "approved executor worker-1 of dev; the running process is assigned to it; it registered a function",
     "other-executor": "approved executor worker-2 of dev; submitted nothing, assigned nothing",
     "pending-executor": "executor pending-1 of dev, registered but never approved",
     "foreign-executor": "approved executor of another colony (prod)",
@@ -72,6 +73,8 @@ class World:
     waiting: str  # WAITING, submitted by the user: the one thing there is to assign
     attribute: str  # the env attribute of the running process
     assigned: str  # id of "executor"
+    alice: str  # id of "user"
+    function: str  # id of the function "executor" registered
 
     def new_id(self) -> str:
         return CRYPTO.id(CRYPTO.generate_private_key())
@@ -106,7 +109,12 @@ def build_world(fake: FakeColonies) -> World:
     waiting = as_user.submit_function_spec(FunctionSpec.create("echo", "dev", "test")).processid
     as_user.channel_append(running.processid, "chat", 1, 0, b"hello")
     (attribute,) = running.attributes
-    return World(fake, keys, running.processid, waiting, attribute.attributeid, executor.id)
+    function = fake.client(executor.prvkey).rpc(
+        "addfunctionmsg", {"fun": {"executorname": "worker-1", "colonyname": "dev", "funcname": "echo"}}
+    )
+    return World(
+        fake, keys, running.processid, waiting, attribute.attributeid, executor.id, user.id, function["functionid"]
+    )
 
 
 def call(world: World, role: str, msgtype: str, fields: dict[str, Any]) -> Outcome:
