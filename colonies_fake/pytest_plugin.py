@@ -16,9 +16,11 @@ Nothing to configure: install the package and ask for a fixture.
 ``colonies_backend``
     The same test on three backends: ``inprocess``, ``http`` (the served
     fake) and ``real`` (a real ColonyOS named by ``COLONIES_TEST_SERVER_HOST``,
-    ``_PORT`` and ``_SERVER_PRVKEY``, or ``COLONIES_TEST_COLONY_NAME`` and
-    ``COLONIES_TEST_COLONY_PRVKEY`` for an existing colony; run with
-    ``--colonies-real``; skipped with the reason otherwise).
+    ``_PORT`` and ``_PRVKEY``, or ``COLONIES_TEST_COLONY_NAME`` and
+    ``COLONIES_TEST_COLONY_PRVKEY`` for an existing colony, with
+    ``COLONIES_TEST_SERVER_TLS`` and ``_CA`` for https and wss; run with
+    ``--colonies-real``; skipped with the reason otherwise). What a test
+    made is removed after it; what cannot be is an error at teardown.
 
 Markers: ``fake_only`` (not run against the real server) and ``real_only``.
 Errors recorded inside a fake (a bug in a handler or a timer) fail the test at
@@ -28,10 +30,12 @@ teardown, so they are never lost. Every fixture can be overridden in a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import ssl
 import time
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, Literal, Mapping, Optional, Union
 
 import attrs
 import pytest
@@ -39,11 +43,14 @@ import pytest
 from colonies_fake._clock import FakeClock
 from colonies_fake._core import ColonyKeys, ExecutorKeys, FakeColonies, UserKeys
 from colonies_fake._http import FakeColoniesServer
-from colonies_sync import ColoniesClient, Colony, Crypto, Executor, User
+from colonies_fake._transport import InProcessTransport
+from colonies_sync import ColoniesClient, Colony, Crypto, Executor, Forbidden, NotFound, ProcessState, User
+from colonies_sync._transport import tls_context
 
-__all__ = ["ColoniesBackend"]
+__all__ = ["BackendKind", "CleanupError", "ColoniesBackend"]
 
 _REAL_VARIABLES = "COLONIES_TEST_SERVER_HOST, COLONIES_TEST_SERVER_PORT and COLONIES_TEST_SERVER_PRVKEY"
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -119,6 +126,49 @@ def colonies_server(_colonies_session_server: FakeColoniesServer) -> Iterator[Fa
     _raise_recorded(errors)
 
 
+BackendKind = Literal["inprocess", "http", "real"]
+
+
+class CleanupError(Exception):
+    """What a :class:`ColoniesBackend` made could not all be removed; ``failures`` says what and why.
+
+    The rest was still removed: one failure does not stop the cleanup.
+    """
+
+    def __init__(self, failures: list[str]) -> None:
+        lines = "\n".join(f"  {failure}" for failure in failures)
+        super().__init__(f"colonies_backend could not remove what it made; it may still be on the server:\n{lines}")
+        self.failures = failures
+
+
+class _BackendClient(ColoniesClient):
+    """A client that tells its backend what it created and removed, so that the backend can clean up."""
+
+    def __init__(self, *args: Any, backend: ColoniesBackend, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._backend = backend
+
+    def rpc(
+        self,
+        msgtype: str,
+        fields: Optional[Mapping[str, Any]] = None,
+        *,
+        prvkey: Optional[str] = None,
+        timeout: Optional[float] = None,
+    ) -> Any:
+        reply = super().rpc(msgtype, fields, prvkey=prvkey, timeout=timeout)
+        self._backend._note(msgtype, fields or {}, prvkey if prvkey is not None else self._prvkey, reply)
+        return reply
+
+
+def _field(fields: Mapping[str, Any], *path: str) -> Any:
+    """``fields[path[0]][path[1]]...``, or ``None`` where the request had no such field."""
+    value: Any = fields
+    for name in path:
+        value = value.get(name) if isinstance(value, Mapping) else None
+    return value
+
+
 @attrs.define(eq=False)
 class ColoniesBackend:
     """One server a parity test runs against: the in-process fake, the served fake, or a real ColonyOS.
@@ -128,25 +178,62 @@ class ColoniesBackend:
     colony of this test's own); ``advance(s)`` lets ``s`` seconds pass (at once
     on the fakes, in real time on a real server). ``fake`` is the fake behind
     the backend, ``None`` for a real server.
+
+    ``tls`` and ``verify`` are what every client of the backend is given
+    (``verify``: ``True`` for the system's certificate store, or a CA bundle's
+    path); ``url`` and ``ws_url`` are the server's addresses with the matching
+    scheme, and ``ssl_context()`` the TLS settings, for code that reaches the
+    server without a ``ColoniesClient``.
+
+    ``close()`` removes what the backend made: the colonies it created, and in
+    a ``given_colony`` (which it did not create) the executors and users added
+    and the processes submitted through its clients. What it cannot remove it
+    lists in a :class:`CleanupError`, after removing the rest.
     """
 
-    kind: str
+    kind: BackendKind
     server_prvkey: Optional[str] = attrs.field(repr=False)
     host: str = ""
     port: int = 0
     fake: Optional[FakeColonies] = None
     given_colony: Optional[ColonyKeys] = None
     crypto: Crypto = attrs.field(factory=Crypto)
+    tls: bool = attrs.field(default=False, kw_only=True)
+    verify: Union[bool, str] = attrs.field(default=True, kw_only=True)
     _clients: list[ColoniesClient] = attrs.field(factory=list)
     _colonies: list[ColonyKeys] = attrs.field(factory=list)
+    # In the given colony: what the backend's clients made there (process id -> the key that submitted it).
+    _processes: dict[str, Optional[str]] = attrs.field(factory=dict, repr=False)
+    _executors: dict[str, None] = attrs.field(factory=dict)  # names, in the order they were added
+    _users: dict[str, None] = attrs.field(factory=dict)
+    _members: dict[tuple[str, str], str] = attrs.field(factory=dict, repr=False)  # ("user", name) -> its key
+
+    @property
+    def url(self) -> str:
+        """``http://host:port``, or ``https://host:port`` with TLS (not for the in-process backend)."""
+        if self.kind == "inprocess":
+            raise ValueError("the in-process backend has no URL: it is reached without a socket")
+        host = f"[{self.host}]" if ":" in self.host and not self.host.startswith("[") else self.host
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        """The WebSocket address: ``ws://host:port/pubsub``, or ``wss://...`` with TLS."""
+        return "ws" + self.url[len("http") :] + "/pubsub"
+
+    def ssl_context(self) -> Optional[ssl.SSLContext]:
+        """The TLS settings of this backend's clients (certificate and host name checked), ``None`` without TLS."""
+        return tls_context(self.verify) if self.tls else None
 
     def client(self, prvkey: Optional[str] = None, **kwargs: Any) -> ColoniesClient:
-        """A client of this backend, signed with ``prvkey``."""
+        """A client of this backend, signed with ``prvkey`` (and with the backend's ``tls`` and ``verify``)."""
         if self.kind == "inprocess":
             assert self.fake is not None
-            made = self.fake.client(prvkey, **kwargs)
+            made = _BackendClient(prvkey=prvkey, transport=InProcessTransport(self.fake), backend=self, **kwargs)
         else:
-            made = ColoniesClient(self.host, self.port, prvkey=prvkey, **kwargs)
+            kwargs.setdefault("tls", self.tls)
+            kwargs.setdefault("verify", self.verify)
+            made = _BackendClient(self.host, self.port, prvkey=prvkey, backend=self, **kwargs)
         self._clients.append(made)
         return made
 
@@ -178,6 +265,7 @@ class ColoniesBackend:
         )
         if approved:
             owner.approve_executor(colony.name, name)
+            self._members[("executor", name)] = key
         return ExecutorKeys(name, self.crypto.id(key), key, executortype, colony.name)
 
     def user(self, colony: ColonyKeys, name: Optional[str] = None) -> UserKeys:
@@ -185,6 +273,7 @@ class ColoniesBackend:
         name = name or f"user-{secrets.token_hex(4)}"
         key = self.crypto.generate_private_key()
         self.client(colony.prvkey).add_user(User(colonyname=colony.name, userid=self.crypto.id(key), name=name))
+        self._members[("user", name)] = key
         return UserKeys(name, self.crypto.id(key), key, colony.name)
 
     def advance(self, seconds: float) -> None:
@@ -194,15 +283,99 @@ class ColoniesBackend:
         else:
             time.sleep(seconds)
 
+    def _note(self, msgtype: str, fields: Mapping[str, Any], key: Optional[str], reply: Any) -> None:
+        """Record what a request that succeeded made or removed (called by the backend's clients)."""
+        if msgtype == "removecolonymsg":
+            self._colonies = [c for c in self._colonies if c.name != fields.get("colonyname")]
+        if self.given_colony is None:
+            return  # everything else is in colonies of the backend's own, removed whole
+        given = self.given_colony.name
+        if msgtype == "submitfuncspecmsg" and _field(fields, "spec", "conditions", "colonyname") == given:
+            self._processes[str(_field(reply, "processid"))] = key
+        elif msgtype == "addexecutormsg" and _field(fields, "executor", "colonyname") == given:
+            self._executors[str(_field(fields, "executor", "executorname"))] = None
+        elif msgtype == "addusermsg" and _field(fields, "user", "colonyname") == given:
+            self._users[str(_field(fields, "user", "name"))] = None
+        elif msgtype == "removeexecutormsg" and fields.get("colonyname") == given:
+            self._executors.pop(fields.get("executorname", ""), None)
+            self._members.pop(("executor", fields.get("executorname", "")), None)
+        elif msgtype == "rejectexecutormsg" and fields.get("colonyname") == given:
+            self._members.pop(("executor", fields.get("executorname", "")), None)  # no longer a member
+        elif msgtype == "removeusermsg" and fields.get("colonyname") == given:
+            self._users.pop(fields.get("name", ""), None)
+            self._members.pop(("user", fields.get("name", "")), None)
+        elif msgtype == "removeprocessmsg" and not fields.get("all"):
+            self._processes.pop(fields.get("processid", ""), None)
+        elif msgtype == "removeallprocessesmsg" and fields.get("colonyname") == given and fields.get("state") == -1:
+            self._processes.clear()
+
     def close(self) -> None:
-        """Remove the colonies this backend created and close its clients."""
-        for colony in self._colonies:
+        """Remove what this backend made and close its clients; raise :class:`CleanupError` for what remains.
+
+        In the given colony: its processes first (a RUNNING one is cancelled,
+        as a process cannot be removed while it runs), with the key that
+        submitted it or another member's; then its executors and users, with
+        the colony owner's key. Then the colonies it created, with the server
+        key. A failure is recorded and the cleanup goes on.
+        """
+        failures: list[str] = []
+        first: list[BaseException] = []
+
+        @contextlib.contextmanager
+        def attempt(what: str) -> Iterator[None]:
             try:
+                yield
+            except Exception as exc:  # recorded, and the rest is still removed
+                failures.append(f"{what}: {type(exc).__name__}: {exc}")
+                first.append(exc)
+
+        given = self.given_colony
+        if given is not None:
+            for pid, key in list(self._processes.items()):
+                with attempt(f"process {pid} in colony {given.name!r}"):
+                    self._remove_process(pid, key)
+            if self._executors or self._users:
+                owner = self.client(given.prvkey)
+                for name in list(self._executors):
+                    with attempt(f"executor {name!r} in colony {given.name!r}"):
+                        owner.remove_executor(given.name, name)
+                for name in list(self._users):
+                    with attempt(f"user {name!r} in colony {given.name!r}"):
+                        owner.remove_user(given.name, name)
+        for colony in list(self._colonies):
+            with attempt(f"colony {colony.name!r}"):
                 self.client(self.server_prvkey).remove_colony(colony.name)
-            except Exception:  # cleanup is best effort: the test's outcome stands
-                pass
+        self._processes.clear()
+        self._executors.clear()
+        self._users.clear()
+        self._members.clear()
+        self._colonies.clear()
         for client in self._clients:
             client.close()
+        self._clients.clear()
+        if failures:
+            raise CleanupError(failures) from first[0]
+
+    def _remove_process(self, pid: str, submitter: Optional[str]) -> None:
+        """Cancel (if it runs) and remove a process, as its submitter or, if that one is gone, another member."""
+        keys = [k for k in dict.fromkeys([submitter, *self._members.values()]) if k is not None]
+        refused: Optional[Forbidden] = None
+        for key in keys:
+            client = self.client(key)
+            try:
+                process = client.get_process(pid)
+            except NotFound:
+                return  # removed already
+            except Forbidden as exc:  # this key is no longer a member: try the next
+                refused = refused or exc
+                continue
+            if process.state == ProcessState.RUNNING:
+                client.cancel_process(pid)
+            client.remove_process(pid)
+            return
+        if refused is not None:
+            raise refused
+        raise RuntimeError("no key of a colony member to remove it with")
 
 
 def _real_backend(config: pytest.Config) -> ColoniesBackend:
@@ -217,16 +390,30 @@ def _real_backend(config: pytest.Config) -> ColoniesBackend:
             f"no real ColonyOS configured: set {_REAL_VARIABLES} "
             "(or COLONIES_TEST_COLONY_NAME and COLONIES_TEST_COLONY_PRVKEY instead of the server key)"
         )
+    tls_text = env.get("COLONIES_TEST_SERVER_TLS", "")
+    if tls_text.strip().lower() not in _TRUE | _FALSE:
+        pytest.fail(f"COLONIES_TEST_SERVER_TLS must be true or false, not {tls_text!r}", pytrace=False)
+    tls = tls_text.strip().lower() in _TRUE
+    verify: Union[bool, str] = True  # the system's certificate store
+    ca = env.get("COLONIES_TEST_SERVER_CA") or None
+    if ca is not None:
+        if not tls:
+            pytest.fail("COLONIES_TEST_SERVER_CA is set but COLONIES_TEST_SERVER_TLS is not true", pytrace=False)
+        try:
+            tls_context(ca)
+        except ValueError as exc:
+            pytest.fail(f"COLONIES_TEST_SERVER_CA: {exc}", pytrace=False)
+        verify = ca
     given = None
     if colony_name and colony_key:
         given = ColonyKeys(colony_name, Crypto().id(colony_key), colony_key)
-    return ColoniesBackend("real", server_key, host, int(port), given_colony=given)
+    return ColoniesBackend("real", server_key, host, int(port), given_colony=given, tls=tls, verify=verify)
 
 
 @pytest.fixture(params=["inprocess", "http", "real"])
 def colonies_backend(request: pytest.FixtureRequest) -> Iterator[ColoniesBackend]:
     """A backend to run one test against: the in-process fake, the served fake, or a real ColonyOS."""
-    kind = request.param
+    kind: BackendKind = request.param
     marker_fake, marker_real = (request.node.get_closest_marker(m) for m in ("fake_only", "real_only"))
     if kind == "real" and marker_fake is not None:
         pytest.skip("fake_only: not run against a real server")
@@ -242,13 +429,20 @@ def colonies_backend(request: pytest.FixtureRequest) -> Iterator[ColoniesBackend
             backend = ColoniesBackend(kind, fake.server_prvkey, server.host, server.port, fake)
         else:
             backend = ColoniesBackend(kind, fake.server_prvkey, fake=fake)
+    cleanup: Optional[CleanupError] = None
     try:
         yield backend
     finally:
-        backend.close()
-        if server is not None:
-            server.stop()
-        if backend.fake is not None:
-            backend.fake.close()
+        try:
+            backend.close()
+        except CleanupError as exc:  # reported below, once the servers stopped; the test's own outcome stands
+            cleanup = exc
+        finally:
+            if server is not None:
+                server.stop()
+            if backend.fake is not None:
+                backend.fake.close()
     if backend.fake is not None:
         _raise_recorded([*backend.fake.errors, *(server.errors if server else [])])
+    if cleanup is not None:
+        raise cleanup
