@@ -640,11 +640,20 @@ class FakeColonies:
         return UserKeys(name, user_id, prvkey, colony)
 
     def client(self, prvkey: Optional[str] = None, **kwargs: Any) -> ColoniesClient:
-        """A ``ColoniesClient`` that reaches this fake in-process, signing with ``prvkey``."""
+        """A ``ColoniesClient`` that reaches this fake in-process, signing with ``prvkey``.
+
+        On a ``FakeClock`` the client's waits also end when the clock passes
+        their timeout (its ``server_clock``), as the fake's subscriptions do.
+        """
         from colonies_fake._transport import InProcessTransport
         from colonies_sync import ColoniesClient
 
+        kwargs.setdefault("server_clock", self.server_clock())
         return ColoniesClient(prvkey=prvkey, transport=InProcessTransport(self), **kwargs)
+
+    def server_clock(self) -> Optional[Callable[[], float]]:
+        """What to give a client as ``server_clock``: the clock's time on a ``FakeClock``, else ``None``."""
+        return self.clock.time if isinstance(self.clock, FakeClock) else None
 
     # --- inspection for tests ------------------------------------------------------------
 

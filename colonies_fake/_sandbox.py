@@ -85,6 +85,7 @@ class Sandbox:
         if who not in keys:
             raise ValueError(f"no party {who!r} here: {sorted(keys)}")
         kwargs.setdefault("tls", self.server.tls)
+        kwargs.setdefault("server_clock", self.fake.server_clock())
         made = ColoniesClient(self.server.host, self.server.port, prvkey=keys[who], **kwargs)
         self._clients.append(made)
         return made

@@ -226,7 +226,12 @@ class ColoniesBackend:
         return tls_context(self.verify) if self.tls else None
 
     def client(self, prvkey: Optional[str] = None, **kwargs: Any) -> ColoniesClient:
-        """A client of this backend, signed with ``prvkey`` (and with the backend's ``tls`` and ``verify``)."""
+        """A client of this backend, signed with ``prvkey`` (and with the backend's ``tls`` and ``verify``).
+
+        On a fake with a ``FakeClock`` the client follows that clock too (``server_clock``).
+        """
+        if self.fake is not None:
+            kwargs.setdefault("server_clock", self.fake.server_clock())
         if self.kind == "inprocess":
             assert self.fake is not None
             made = _BackendClient(prvkey=prvkey, transport=InProcessTransport(self.fake), backend=self, **kwargs)

@@ -13,10 +13,10 @@ from __future__ import annotations
 import base64
 import os
 import threading
-import time
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 from colonies_sync._channel import Channel
+from colonies_sync._deadline import Deadline
 from colonies_sync._exceptions import ColoniesConnectionError, WaitTimeout
 from colonies_sync._subscription import Subscription, channel_batches, process_events
 from colonies_sync._crypto import Crypto
@@ -66,6 +66,12 @@ class ColoniesClient:
     a ``ColoniesConnectionError``. A CA bundle that cannot be loaded raises
     ``ValueError`` here.
 
+    ``server_clock`` (seconds, e.g. a fake's ``FakeClock.time``) makes the
+    waits and subscriptions of this client also end when that clock passes
+    their timeout: a test that advances a fake's clock then sees the timeout
+    at once. Real time still ends them as usual. Clients the fake makes, and
+    the pytest fixtures, pass it for fakes on a ``FakeClock``.
+
     Use it as a context manager, or call :meth:`close`, to release connections.
     A client may be shared by threads.
     """
@@ -81,6 +87,7 @@ class ColoniesClient:
         transport: Optional[Transport] = None,
         verify: Union[bool, str, os.PathLike[str]] = True,
         crypto: Optional[Crypto] = None,
+        server_clock: Optional[Callable[[], float]] = None,
     ) -> None:
         if timeout <= 0:
             raise ValueError("timeout must be positive")
@@ -93,6 +100,7 @@ class ColoniesClient:
         self.port = int(port)
         self.tls = tls
         self._transport: Transport = transport or HttpTransport(host, port, tls=tls, verify=verify)
+        self._server_clock = server_clock
         self._closed = False
         # What close() must end: subscription threads, and streams iterated on callers' threads.
         self._subscriptions: set[Subscription] = set()
@@ -674,13 +682,13 @@ class ColoniesClient:
         Returns a process that already finished too (check ``.state``). Raises
         :class:`~colonies_sync.WaitTimeout` after ``timeout`` seconds.
         """
-        deadline = time.monotonic() + timeout
+        deadline = Deadline(timeout, self._server_clock)
         pause = threading.Event()
         while True:
             process = self.get_process(process_id)
             if process.state is not ProcessState.WAITING:
                 return process
-            remaining = deadline - time.monotonic()
+            remaining = deadline.left() or 0.0
             if remaining <= 0:
                 raise WaitTimeout(f"process {process_id} still WAITING after {timeout:g} s")
             pause.wait(min(poll_interval, remaining))
@@ -721,7 +729,7 @@ class ColoniesClient:
         poll_interval: float,
         stop_on_terminal: bool,
     ) -> Process:
-        deadline = time.monotonic() + timeout
+        deadline = Deadline(timeout, self._server_clock)
 
         def done(process: Process) -> bool:
             return process.state in states or (stop_on_terminal and process.state.is_terminal)
@@ -731,20 +739,19 @@ class ColoniesClient:
             return current
         pause = threading.Event()
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if deadline.passed():
                 raise WaitTimeout(
                     f"process {process_id} not in {[s.name for s in states]} after {timeout:g} s "
                     f"(it is {current.state.name})"
                 )
             try:
-                for event in process_events(self, process_id, [int(s) for s in states], remaining, quiet=poll_interval):
+                for event in process_events(self, process_id, [int(s) for s in states], deadline, quiet=poll_interval):
                     current = self.get_process(process_id)  # an event may be stale: read it again
                     if done(current):
                         return current
                     del event
             except ColoniesConnectionError:
-                pause.wait(min(poll_interval, max(0.0, deadline - time.monotonic())))
+                pause.wait(min(poll_interval, deadline.left() or 0.0))
             current = self.get_process(process_id)
             if done(current):
                 return current

@@ -21,8 +21,9 @@ import json
 import random
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Generator, Optional
+from typing import TYPE_CHECKING, Any, Callable, Generator, Optional, Union
 
+from colonies_sync._deadline import Deadline
 from colonies_sync._exceptions import (
     CertificateVerificationError,
     ColoniesConnectionError,
@@ -139,12 +140,12 @@ def _retry_pause(
     control: _Control,
     backoff: Backoff,
     error: ColoniesConnectionError,
-    deadline: Optional[float] = None,
+    deadline: Optional[Deadline] = None,
     opened: Optional[float] = None,
 ) -> None:
     """Pause before reconnecting, or raise ``error`` when the attempts are spent or the client is closed.
 
-    ``error`` is also raised at ``deadline`` (``time.monotonic()``) if the
+    ``error`` is also raised at ``deadline`` if the
     connection is still down then: what happened while it was down was
     missed, so the subscription must not end as if its time had simply run out.
     A connection ``opened`` long enough ago to have been healthy was not a
@@ -160,7 +161,7 @@ def _retry_pause(
     delay = backoff.next_delay()
     if delay is None:
         raise error
-    left = None if deadline is None else deadline - time.monotonic()
+    left = None if deadline is None else deadline.left()
     if left is not None and left <= delay:
         control.pause(max(0.0, left))
         raise error
@@ -178,12 +179,12 @@ def process_events(
     client: ColoniesClient,
     process_id: str,
     states: list[int],
-    timeout: float,
+    timeout: Union[float, Deadline],
     control: Optional[_Control] = None,
     quiet: Optional[float] = None,
     backoff: Optional[Backoff] = None,
 ) -> Generator[Optional[Process], None, None]:
-    """Processes as the server's events report them, for any of ``states``, for ``timeout`` seconds.
+    """Processes as the server's events report them, for any of ``states``, for ``timeout`` seconds (or a deadline).
 
     One stream carries one ``subscribeprocessmsg`` per state. Yields ``None``
     after each ``quiet`` seconds without an event, and after a failed attempt
@@ -196,11 +197,11 @@ def process_events(
     """
     control = control or _Control()
     backoff = backoff or Backoff()
-    deadline = time.monotonic() + timeout
+    deadline = timeout if isinstance(timeout, Deadline) else Deadline(timeout, client._server_clock)
     last: dict[ProcessState, Process] = {}
     while True:
         control.check()
-        remaining = deadline - time.monotonic()
+        remaining = deadline.left() or 0.0
         if remaining <= 0:
             return
         messages = [
@@ -225,14 +226,14 @@ def process_events(
         try:
             while True:
                 control.check()
-                remaining = deadline - time.monotonic()
+                remaining = deadline.left() or 0.0
                 if remaining <= 0:
                     return
                 try:
                     frame = stream.receive(min(remaining, quiet) if quiet else remaining)
                 except StreamClosed:
                     control.check()
-                    if deadline - time.monotonic() <= _DROP_TOLERANCE:
+                    if (deadline.left() or 0.0) <= _DROP_TOLERANCE:
                         return  # the server's end of the subscription at its timeout
                     raise
                 if frame is None:
@@ -296,13 +297,13 @@ def channel_batches(
     """
     control = control or _Control()
     backoff = backoff or Backoff()
-    deadline = None if timeout is None else time.monotonic() + timeout
+    deadline = Deadline(timeout, client._server_clock)
     position = max(0, after)
     last: Optional[MsgEntry] = None
     reconnecting = False
     while True:
         control.check()
-        remaining = None if deadline is None else deadline - time.monotonic()
+        remaining = deadline.left()
         if remaining is not None and remaining <= 0:
             control.ended = "timeout"
             return
@@ -335,13 +336,13 @@ def channel_batches(
         try:
             while True:
                 control.check()
-                left = None if deadline is None else deadline - time.monotonic()
+                left = deadline.left()
                 if left is not None and left <= 0:
                     control.ended = "timeout"  # our own clock says so, whatever the server's says
                     return
                 frame = stream.receive(quiet if left is None else min(quiet, left))
                 if frame is None:
-                    if deadline is not None and deadline - time.monotonic() <= 0:
+                    if deadline.passed():
                         continue  # the deadline passed while we waited: end at the top of the loop
                     if _process_closed(client, process_id):
                         control.ended = "process closed"

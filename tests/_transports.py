@@ -38,6 +38,7 @@ def transport(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
         if server is None:
             server = FakeColoniesServer(self).start()
             servers.append(server)
+        kwargs.setdefault("server_clock", self.server_clock())  # as FakeColonies.client does
         made = ColoniesClient(server.host, server.port, prvkey=prvkey, **kwargs)
         clients.append(made)
         return made

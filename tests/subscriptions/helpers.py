@@ -196,7 +196,7 @@ class World:
         key = self.keys.get(role_or_key, role_or_key)
         base = self.client(key)
         wrapper = WrappingTransport(base.transport)
-        made = ColoniesClient(prvkey=key, transport=wrapper)
+        made = ColoniesClient(prvkey=key, transport=wrapper, server_clock=self.fake.server_clock())
         self.clients.append(made)
         return made, wrapper
 

@@ -112,6 +112,17 @@ def test_no_end_within_the_timeout_raises_wait_timeout_after_yielding_what_came(
     assert [e.text for e in got] == ["only this"]
 
 
+def test_advancing_the_fake_s_clock_past_the_timeout_raises_wait_timeout_at_once(world: World) -> None:
+    pid = world.run()
+    got: list[MsgEntry] = []
+    reader = Background(consume, world.sub.channel(pid, "chat").stream(timeout=60), got)
+    reader.start()
+    world.wait_subscribed(1, pid)
+    world.fake.clock.advance(61)  # the fake ends the subscription with [], and the client's own deadline passed
+    assert isinstance(reader.failure(), WaitTimeout)
+    assert got == []
+
+
 @pytest.mark.parametrize("ending", ["close", "fail", "cancel"])
 def test_the_process_closing_without_an_end_raises_stream_error(world: World, ending: str) -> None:
     pid = world.run()

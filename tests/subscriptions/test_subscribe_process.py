@@ -145,11 +145,13 @@ def test_it_ends_with_on_close_at_the_client_s_own_deadline(world: World) -> Non
     world.fake.wait_until(lambda: world.fake.subscriptions() == 0, JOIN)
 
 
-@pytest.mark.parametrize("cause", ["network", "fake time past the server timeout"])
+@pytest.mark.parametrize("cause", ["network", "server time past the timeout, client not told"])
 def test_a_drop_before_the_deadline_is_resubscribed_and_no_event_is_lost(world: World, cause: str) -> None:
     pid = world.submit()
     rec = Recorder()
-    with subscribe(world, pid, ProcessState.RUNNING, rec, timeout=60):
+    # Without server_clock the client knows only real time: a server whose clock ran ahead ended early.
+    client = world.sub if cause == "network" else world.client("submitter", server_clock=None)
+    with subscribe(world, pid, ProcessState.RUNNING, rec, timeout=60, client=client):
         world.wait_subscribed(1, pid)
         if cause == "network":
             assert world.fake.faults.drop_streams() == 1
@@ -161,6 +163,19 @@ def test_a_drop_before_the_deadline_is_resubscribed_and_no_event_is_lost(world: 
         assert (event.processid, event.state) == (pid, ProcessState.RUNNING)
         assert not rec.ended.is_set()
     assert (rec.errors, rec.closes) == ([], 1)
+
+
+def test_advancing_the_fake_s_clock_past_the_timeout_ends_it_at_once(world: World) -> None:
+    """Clients of a fake on a FakeClock follow its clock: no real minute is waited out here."""
+    pid = world.submit()
+    rec = Recorder()
+    sub = subscribe(world, pid, ProcessState.RUNNING, rec, timeout=60)
+    world.wait_subscribed(1, pid)
+    world.fake.clock.advance(61)
+    rec.wait_ended()  # JOIN seconds at most, far less than the 60 s timeout
+    sub.join(JOIN)
+    assert (rec.items, rec.errors, rec.closes) == ([], [], 1)
+    world.fake.wait_until(lambda: world.fake.subscriptions() == 0, JOIN)
 
 
 def test_the_event_repeated_after_a_resubscription_is_not_delivered_twice(world: World) -> None:

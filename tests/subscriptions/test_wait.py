@@ -122,6 +122,23 @@ def test_wait_for_state_times_out_with_wait_timeout(world: World) -> None:
     assert 0.3 <= time.monotonic() - started < JOIN
 
 
+@pytest.mark.parametrize("how", ["wait_for_state", "wait"])
+def test_advancing_the_fake_s_clock_past_the_timeout_ends_a_wait_at_once(world: World, how: str) -> None:
+    """The client follows the fake's FakeClock: the minute's timeout is not waited out in real time."""
+    pid = world.run()
+    client, _ = world.wrapped("submitter")
+    if how == "wait":
+        waiter = Background(client.wait, pid, timeout=60, poll_interval=30)
+    else:
+        waiter = Background(client.wait_for_state, pid, ProcessState.SUCCESS, timeout=60, poll_interval=30)
+    waiter.start()
+    world.wait_subscribed(3 if how == "wait" else 1, pid)  # wait: SUCCESS, FAILED, CANCELLED
+    world.fake.clock.advance(61)
+    error = waiter.failure()
+    assert isinstance(error, WaitTimeout)
+    world.fake.wait_until(lambda: world.fake.subscriptions(pid) == 0, JOIN)
+
+
 def test_wait_for_state_falls_back_to_polling_when_streams_cannot_be_opened(world: World) -> None:
     pid = world.submit()
     client, wrapper = world.wrapped("submitter")
