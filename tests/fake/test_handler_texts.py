@@ -88,8 +88,20 @@ TEXTS = {
         "Failed to get executors, msg.MsgType does not match payloadType",
     ),
     "getfunctionsmsg": (
-        "Failed to get functions, invalid JSON",
-        "Failed to get functions, msg.MsgType does not match payloadType",
+        "Failed to get function, invalid JSON",
+        "Failed to get function, msg.MsgType does not match payloadType",
+    ),
+    "addfunctionmsg": (
+        "Failed to add function, invalid JSON",
+        "Failed to add function, msg.MsgType does not match payloadType",
+    ),
+    "removefunctionmsg": (
+        "Failed to remove function, invalid JSON",
+        "Failed to remove function, msg.MsgType does not match payloadType",
+    ),
+    "getuserbyidmsg": (
+        "Failed to get user by ID, invalid JSON",
+        "Failed to get user by ID, msg.MsgType does not match payloadType",
     ),
     "getlogsmsg": ("Failed to get logs, invalid JSON", "Failed to get logs, msg.MsgType does not match payloadType"),
     "getpausestatusmsg": (
