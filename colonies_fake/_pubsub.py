@@ -96,7 +96,7 @@ class ChannelSubscriber:
         if self.overflowed or self.silenced:
             return
         if len(self.queue) >= self.session.fake.limits.subscriber_buffer:
-            self.queue.pop()
+            self.queue.popleft()  # as the real router drains the oldest (<-sub.ch) to make room
             self.queue.append(_OVERFLOW)
             self.overflowed = True
         else:

@@ -173,14 +173,6 @@ def test_a_blocked_subscriber_gets_the_queued_entries_then_the_synthetic_entry_a
     assert (answer.processid, answer.state) == (pid, ProcessState.RUNNING)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "the fake drops the newest queued entry (_pubsub.ChannelSubscriber.deliver: queue.pop()); the real "
-        "router drains the oldest (pkg/channel/router.go notifySubscribers: `<-sub.ch`) before queueing the "
-        "synthetic entry"
-    ),
-)
 def test_the_overflow_drops_the_oldest_queued_entry_as_the_real_router_does(
     slow_world: World, slow_ws: WebSocket
 ) -> None:
