@@ -24,6 +24,7 @@ import base64
 import json
 import re
 import secrets
+import ssl
 import threading
 from pathlib import Path
 from typing import Any, Callable, Optional, Protocol
@@ -797,11 +798,12 @@ def load(path: Path) -> dict[str, Any]:
 class WebSocketClient:
     """A ``/pubsub`` connection made with websocket-client (the library pycolonies uses)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, ssl_context: Optional[ssl.SSLContext] = None) -> None:
         import websocket
 
         self._websocket = websocket
-        self._ws = websocket.create_connection(url, timeout=5)
+        sslopt = {"context": ssl_context} if ssl_context is not None else None
+        self._ws = websocket.create_connection(url, timeout=5, sslopt=sslopt)
 
     def send(self, text: str, binary: bool) -> None:
         opcode = self._websocket.ABNF.OPCODE_BINARY if binary else self._websocket.ABNF.OPCODE_TEXT

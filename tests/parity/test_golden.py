@@ -55,13 +55,14 @@ class WireBackend:
         self.websocket = True
         self.session = requests.Session()
         self.session.trust_env = False
+        self.session.verify = backend.verify
 
     def post(self, body: bytes) -> golden.HttpReply:
         if self.backend.kind == "inprocess":
             assert self.fake is not None
             reply = self.fake.handle_api(body)
             return golden.HttpReply(reply.status, reply.body)
-        answer = self.session.post(f"http://{self.backend.host}:{self.backend.port}/api", data=body, timeout=60)
+        answer = self.session.post(f"{self.backend.url}/api", data=body, timeout=60)
         return golden.HttpReply(answer.status_code, answer.content, answer.headers.get("Content-Type"))
 
     def advance(self, seconds: float) -> None:
@@ -77,7 +78,7 @@ class WireBackend:
         if self.backend.kind == "inprocess":
             assert self.fake is not None
             return InProcessWebSocket(self.fake)
-        return golden.WebSocketClient(f"ws://{self.backend.host}:{self.backend.port}/pubsub")
+        return golden.WebSocketClient(self.backend.ws_url, ssl_context=self.backend.ssl_context())
 
     def close(self) -> None:
         self.session.close()
