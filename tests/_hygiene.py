@@ -33,14 +33,9 @@ from colonies_sync import _crypto
 
 _LOGGERS = ("colonies_sync", "colonies_fake")
 _HEX_RUN = re.compile(r"[0-9a-fA-F]{64,}")
-# Threads of libraries that outlive their users by design, with the reason.
-_LONG_LIVED = {
-    "IOPub": "ipykernel's client side in the notebook test keeps it for the process",
-    "Heartbeat": "as above",
-    "Control": "as above",
-    "Shell": "as above",
-    "asyncio_": "asyncio's default executor threads are reused for the process",
-}
+# Threads of libraries that outlive their users by design, with the reason (none today: the
+# notebook test runs its kernel client in a subprocess).
+_LONG_LIVED: dict[str, str] = {}
 
 
 class _Hygiene:

@@ -175,6 +175,9 @@ def test_waiting_for_a_process(world: dict, colonies_backend: ColoniesBackend) -
     finished: list[object] = []
     waiter = threading.Thread(target=lambda: finished.append(user.wait(pid, timeout=30)))
     waiter.start()
+    fake = colonies_backend.fake
+    if fake is not None:  # make sure this tests waiting, not a process found already ended
+        fake.wait_until(lambda: fake.subscriptions(pid) == 3)  # SUCCESS, FAILED, CANCELLED
     executor.assign(colony.name, timeout=-1)
     executor.close_process(pid, output=["result"])
     waiter.join(30)
