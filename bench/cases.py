@@ -325,6 +325,42 @@ def streaming(setup: Setup) -> list[Result]:
     return results
 
 
+def channel_inprocess(setup: Setup) -> list[Result]:
+    """Issue 3's figures: in-process append, then read in pages of 100, of entries of 100 bytes."""
+    results: list[Result] = []
+    if not setup.local:
+        return results
+    entries = 200 if setup.quick else 1000
+    for backend in _ours_backends():
+        fake = FakeColonies(rate_limit=False)
+        fake.add_colony("dev")
+        worker = fake.add_executor("dev", "w", "bench")
+        user = fake.add_user("dev", "u")
+        submitter = fake.client(user.prvkey, crypto=Crypto(backend))
+        executor = fake.client(worker.prvkey, crypto=Crypto(backend))
+        spec = FunctionSpec.create("f", "dev", "bench", channels=["chat"])
+        pid = submitter.submit_function_spec(spec).processid
+        executor.assign("dev", timeout=-1)
+        writer = executor.channel(pid, "chat")
+        started = time.perf_counter()
+        for i in range(entries):
+            writer.append(_payload(i))
+        appended = time.perf_counter() - started
+        reader = submitter.channel(pid, "chat")
+        started = time.perf_counter()
+        got = 0
+        while got < entries:
+            got += len(reader.read(got, 100))
+        read = time.perf_counter() - started
+        variant = f"ours ({backend}), {entries} x 100 B"
+        results.append(Result("channel append in-process", variant, "entries/s", value=entries / appended))
+        results.append(Result("channel read in-process", variant, "entries/s", value=entries / read))
+        for client in (submitter, executor):
+            client.close()
+        fake.close()
+    return results
+
+
 # --- 5. scale -------------------------------------------------------------------------------
 
 
@@ -436,6 +472,7 @@ ALL: dict[str, Callable[[Setup], list[Result]]] = {
     "get_process": get_process,
     "lifecycle": lifecycle,
     "streaming": streaming,
+    "channel_inprocess": channel_inprocess,
     "scale": scale,
 }
 
