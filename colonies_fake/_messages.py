@@ -236,7 +236,6 @@ ADD_ATTRIBUTE_NOT_RUNNING = "Failed to add attribute, process is not running"
 GET_ATTRIBUTE_INVALID_JSON = "Failed to get attribute, invalid JSON"
 GET_ATTRIBUTE_MSGTYPE = "Failed to get attribute, msg.MsgType does not match payloadType"
 GET_ATTRIBUTE_MISSING = "Attribute does not exists"
-GET_ATTRIBUTE_NOT_FOUND = "Failed to get attribute, process not found"
 ATTRIBUTE_DUPLICATE = 'pq: duplicate key value violates unique constraint "prod_attributes_pkey"'
 
 

@@ -130,3 +130,21 @@ def test_after_a_resume_a_waiting_assign_gets_the_highest_priority_process(
         submitter.submit_function_spec(spec(priority=0))
     call.finish()
     assert call.error is None and call.result.processid == urgent
+
+
+def test_a_negative_count_gets_the_database_s_limit_error(fake: FakeColonies, colony: ColonyKeys) -> None:
+    """The real server passes count on to PostgreSQL's LIMIT, whose error text comes back as a 400."""
+    from colonies_sync import BadRequest
+
+    worker = fake.add_executor(colony.name, "w", "cli")
+    client = fake.client(worker.prvkey)
+    pid = client.submit_function_spec(spec()).processid
+    calls = [
+        lambda: client.get_processes(colony.name, ProcessState.WAITING, count=-1),
+        lambda: client.get_logs(colony.name, process_id=pid, count=-1),
+    ]
+    for call in calls:
+        with pytest.raises(BadRequest) as info:
+            call()
+        assert (info.value.status, info.value.message) == (400, "pq: LIMIT must not be negative")
+    client.close()
