@@ -7,19 +7,25 @@ Three parts, each bounding every wait it makes:
   ends with a clear, typed error;
 * ``faults.fail_next`` and ``faults.delay``: each call raises the typed error
   within its timeout, after exactly one request (the client never retries an
-  RPC; only streams reconnect, with the backoff of ``_subscription.py``);
-* a server that accepts connections and never answers (and one that accepts
-  the WebSocket upgrade and then says nothing): every blocking call returns or
-  raises within its timeout plus one second.
+  RPC; only streams reconnect, with the backoff of ``_subscription.py``), and
+  loses nothing: the failed call changed nothing, the same call then works,
+  once;
+* a server that is down, one that accepts connections and never answers, and
+  one that accepts the WebSocket upgrade and then says nothing: every call
+  returns or raises within its timeout plus one second.
 
-What each call does in each case is written down in the tables below: they are
-the documentation of the client's fault behaviour.
+The calls are the rows of ``CALLS``, one for every public method of
+``ColoniesClient`` and ``Channel`` that sends a request (a test fails when a
+new one has no row), plus the subscriptions. What each call does in each case
+is written down in the tables below: they are the documentation of the
+client's fault behaviour.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import copy
 import functools
 import hashlib
 import socket
@@ -28,20 +34,27 @@ import threading
 import time
 from typing import Any, Callable, Iterator, Optional
 
+import attrs
 import pytest
 
 from colonies_fake import FakeColonies, FakeColoniesServer, RealClock
 from colonies_sync import (
+    Channel,
     ColoniesClient,
     ColoniesConnectionError,
+    Colony,
     Crypto,
+    Executor,
+    ExecutorState,
     FunctionSpec,
     InternalServerError,
     MsgEntry,
-    NoProcessAvailable,
     ProcessState,
+    ServerInfo,
+    ServerVersion,
     ServiceUnavailable,
     StreamError,
+    User,
     WaitTimeout,
 )
 from colonies_sync import _subscription
@@ -317,94 +330,396 @@ def test_a_stream_whose_server_never_comes_back_gives_up_after_its_backoff(
         subscription.join(0)
 
 
-# --- 2b: injected failures and delays -------------------------------------------------------------
+# --- 2b: every call, under injected failures and delays ---------------------------------------------
+
+#: The keys of the members a World adds, the same in every world, so that one fake reset between
+#: tests serves them all; and the ids of the members the rows add (add_colony, add_executor, add_user).
+KEYS = {role: CRYPTO.generate_private_key() for role in ("colony", "executor", "user")}
+NEW_IDS = {what: CRYPTO.id(CRYPTO.generate_private_key()) for what in ("colony", "executor", "user")}
 
 
-class Calls:
-    """One colony on a RealClock fake, reached in-process or over HTTP, and the calls under test."""
+def random_id() -> str:
+    return CRYPTO.id(CRYPTO.generate_private_key())
 
-    def __init__(self, transport: str, timeout: float) -> None:
-        self.fake = FakeColonies(clock=RealClock())
-        self.fake.add_colony("dev")
-        executor = self.fake.add_executor("dev", "worker", "test")
-        user = self.fake.add_user("dev", "alice")
-        self.server = None if transport == "inprocess" else FakeColoniesServer(self.fake).start()
-        self.sub = self.client(user.prvkey, timeout)
-        self.ex = self.client(executor.prvkey, timeout)
-        setup = self.fake.client(user.prvkey)
-        #: The executor in-process with the default timeout: a delay only holds its requests.
-        self.writer = self.fake.client(executor.prvkey)
-        self.running = running_process(setup, self.writer)
-        self.writer.channel_append(self.running, "chat", 1, 0, "hello")
-        # A second process stays WAITING: an assign could take it.
-        self.waiting = setup.submit_function_spec(FunctionSpec.create("chat", "dev", "test", channels=["chat"]))
-        self._extra = [setup, self.writer]
 
-    def client(self, prvkey: str, timeout: float) -> ColoniesClient:
-        if self.server is None:
-            return self.fake.client(prvkey, timeout=timeout)
-        return ColoniesClient("127.0.0.1", self.server.port, prvkey=prvkey, timeout=timeout)
+class World:
+    """Colony ``dev`` as the rows of CALLS expect it, and a client for each role that reaches it.
 
-    def state(self) -> tuple[int, ProcessState, int]:
-        """What a call that failed must not have changed: processes, the waiting one's state, the log."""
-        return (
-            len(self.fake.processes("dev")),
-            self.fake.process(self.waiting.processid).state,
-            len(self.fake.channel_log(self.running, "chat")),
-        )
+    On a fake (reached in-process when ``port`` is None, else at ``port``): ``running`` is
+    RUNNING, submitted by user alice with channel "chat" and assigned to executor worker, which
+    wrote "hello" on the channel, the log line "started" and the attribute stage=one;
+    ``waiting`` is WAITING, the one process there is to assign; executor "pending" waits for
+    approval; user "bob" and colony "lab" are there to be removed. Without a fake (a server that
+    answers nothing) the ids are random. ``timeout`` is the clients'; ``wait`` and ``quiet`` are
+    what the blocking rows pass as their own timeout and as their quiet time (or poll interval).
+    """
+
+    def __init__(
+        self, fake: Optional[FakeColonies], port: Optional[int], *, timeout: float, wait: float, quiet: float
+    ) -> None:
+        self.fake = fake
+        self.port = port
+        self.timeout = timeout
+        self.wait = wait
+        self.quiet = quiet
+        #: Every client of this world and of its forks, closed by :meth:`close`.
+        self.clients: list[ColoniesClient] = []
+        self.alice = CRYPTO.id(KEYS["user"])
+        #: The executor in-process with the default timeout: what the rows' helpers write with.
+        self.writer: Optional[ColoniesClient] = None
+        if fake is None:
+            self.server_key = CRYPTO.generate_private_key()
+            self.running, self.waiting, self.attribute, self.worker = (random_id() for _ in range(4))
+        else:
+            self.server_key = fake.server_prvkey
+            fake.add_colony("dev", prvkey=KEYS["colony"])
+            fake.add_colony("lab")
+            self.worker = fake.add_executor("dev", "worker", "test", prvkey=KEYS["executor"]).id
+            fake.add_executor("dev", "pending", "test", approved=False)
+            fake.add_user("dev", "alice", prvkey=KEYS["user"])
+            fake.add_user("dev", "bob")
+            self.writer = fake.client(KEYS["executor"])
+            with fake.client(KEYS["user"]) as setup:
+                self.running = running_process(setup, self.writer)
+                spec = FunctionSpec.create("chat", "dev", "test", channels=["chat"])
+                self.waiting = setup.submit_function_spec(spec).processid
+            self.writer.channel_append(self.running, "chat", 1, 0, "hello")
+            self.writer.add_log(self.running, "started")
+            self.attribute = self.writer.add_attribute(self.running, "stage", "one").attributeid
+        self._own_clients()
+
+    def _own_clients(self) -> None:
+        self.owner = self.client(self.server_key)
+        self.colony = self.client(KEYS["colony"])
+        self.ex = self.client(KEYS["executor"])
+        self.sub = self.client(KEYS["user"])
+
+    def client(self, prvkey: str) -> ColoniesClient:
+        if self.port is None:
+            assert self.fake is not None
+            made = self.fake.client(prvkey, timeout=self.timeout)
+        else:
+            made = ColoniesClient("127.0.0.1", self.port, prvkey=prvkey, timeout=self.timeout)
+        self.clients.append(made)
+        return made
+
+    def fork(self) -> World:
+        """The same world with clients of its own (for calls made at the same time)."""
+        twin = copy.copy(self)
+        twin._own_clients()  # into the shared list: close() closes them
+        return twin
 
     def close(self) -> None:
-        self.fake.faults.clear()
-        for made in (self.sub, self.ex, *self._extra):
+        """Close every client; raise what a close raised, if one did."""
+        failures = []
+        for made in [*self.clients, *([self.writer] if self.writer else [])]:
+            try:
+                made.close()
+            except Exception as exc:  # reported below, after the others are closed
+                failures.append(exc)
+        if failures:
+            raise failures[0]
+
+    # What the rows look at afterwards, on the fake.
+    def state(self, process_id: str) -> ProcessState:
+        return self.present.process(process_id).state
+
+    def executor_state(self, name: str) -> ExecutorState:
+        return self.present.executor("dev", name).state
+
+    def chat(self) -> list[str]:
+        return texts(self.present.channel_log(self.running, "chat"))
+
+    def channel(self) -> Channel:
+        return self.sub.channel(self.running, "chat")
+
+    @property
+    def present(self) -> FakeColonies:
+        assert self.fake is not None
+        return self.fake
+
+
+def snapshot(fake: FakeColonies) -> list[Any]:
+    """Everything a call could change: colonies, executors, users, processes, logs and channels."""
+    rows: list[Any] = []
+    for colony in fake.colonies():
+        rows.append((colony.render(), colony.paused))
+        rows.extend(e.render() for e in fake.executors_of(colony.name))
+        rows.extend(u.render() for u in fake.users_of(colony.name))
+        for process in fake.processes(colony.name):
+            rows.append((process, fake.logs(process.processid)))
+            for name in process.spec.channels:
+                with contextlib.suppress(KeyError):  # gone with a closed process
+                    rows.append((name, fake.channel_log(process.processid, name)))
+    return rows
+
+
+@attrs.frozen
+class Row:
+    """One call as a test makes it, and what it gives (or changes) once it works."""
+
+    call: Callable[[World], Any]
+    #: Given the world and what the call returned when no fault was left: whether it did what it should.
+    then: Callable[[World, Any], bool]
+    #: The public methods it exercises ("Channel." for Channel's); by default the row's name.
+    methods: tuple[str, ...] = ()
+    #: It changes the server when it works (otherwise nothing may change, even then).
+    changes: bool = False
+    #: It has a timeout of its own (``World.wait``): a wait, a stream, a request.
+    blocking: bool = False
+    #: It opens a /pubsub WebSocket.
+    pubsub: bool = False
+    #: It appends through a Channel handle. One sender's appends to one channel go out one at a time
+    #: (``sender_lock`` in _channel.py), so made at the same time they would wait for each other:
+    #: the tests that make calls at the same time make these one after another.
+    appends: bool = False
+    #: Makes the world what the call needs, before anything is looked at (only ``resume_assignments`` needs it).
+    setup: Optional[Callable[[World], Any]] = None
+    #: For a blocking call that should return: what the other side does meanwhile (on a thread, once no
+    #: injected failure is pending), so that it returns at once instead of at its timeout.
+    meanwhile: Optional[Callable[[World], Any]] = None
+
+    def exercises(self, name: str) -> tuple[str, ...]:
+        return self.methods or (name,)
+
+
+def _paused(w: World) -> None:
+    with w.present.client(KEYS["colony"]) as owner:
+        owner.pause_assignments("dev")
+
+
+def _write(w: World) -> ColoniesClient:
+    assert w.writer is not None
+    return w.writer
+
+
+def _answer(w: World) -> None:
+    """Reply to alice's newest entry on the channel, once there is one."""
+    asked: list[MsgEntry] = []
+
+    def question() -> bool:
+        asked[:] = [e for e in w.present.channel_log(w.running, "chat") if e.senderid == w.alice]
+        return bool(asked)
+
+    w.present.wait_until(question, JOIN)
+    _write(w).channel(w.running, "chat").append("pong", in_reply_to=asked[-1].sequence)
+
+
+def _attributes(w: World) -> list[tuple[str, str]]:
+    return sorted((a.key, a.value) for a in w.present.process(w.running).attributes)
+
+
+RUNNING, SUCCESS = ProcessState.RUNNING, ProcessState.SUCCESS
+
+# Every public method of ColoniesClient and Channel that sends a request to /api (test_the_calls_cover_... checks).
+# fmt: off
+CALLS: dict[str, Row] = {
+    # server (unsigned)
+    "version": Row(lambda w: w.sub.version(), lambda w, r: isinstance(r, ServerVersion)),
+    "get_server_info": Row(lambda w: w.sub.get_server_info(), lambda w, r: isinstance(r, ServerInfo)),
+    "rpc": Row(lambda w: w.sub.rpc("getprocessmsg", {"processid": w.running}),
+               lambda w, r: r["processid"] == w.running),
+    # colonies
+    "add_colony": Row(lambda w: w.owner.add_colony(Colony(colonyid=NEW_IDS["colony"], name="new")),
+                      lambda w, r: r.name == "new" and w.present.colony("new") is not None, changes=True),
+    "get_colony": Row(lambda w: w.sub.get_colony("dev"), lambda w, r: r.name == "dev"),
+    "get_colonies": Row(lambda w: w.owner.get_colonies(), lambda w, r: [c.name for c in r] == ["dev", "lab"]),
+    "remove_colony": Row(lambda w: w.owner.remove_colony("lab"), lambda w, r: w.present.colony("lab") is None,
+                         changes=True),
+    # executors
+    "add_executor": Row(lambda w: w.colony.add_executor(Executor(executorid=NEW_IDS["executor"], executortype="test",
+                                                                 executorname="new", colonyname="dev")),
+                        lambda w, r: w.executor_state("new") is ExecutorState.PENDING, changes=True),
+    "approve_executor": Row(lambda w: w.colony.approve_executor("dev", "pending"),
+                            lambda w, r: w.executor_state("pending") is ExecutorState.APPROVED, changes=True),
+    "reject_executor": Row(lambda w: w.colony.reject_executor("dev", "pending"),
+                           lambda w, r: w.executor_state("pending") is ExecutorState.REJECTED, changes=True),
+    "remove_executor": Row(lambda w: w.colony.remove_executor("dev", "pending"),
+                           lambda w, r: w.executor_state("pending") is ExecutorState.UNREGISTERED, changes=True),
+    "get_executor": Row(lambda w: w.sub.get_executor("dev", "worker"), lambda w, r: r.executorid == w.worker),
+    "get_executor_by_id": Row(lambda w: w.sub.get_executor_by_id("dev", w.worker),
+                              lambda w, r: r.executorname == "worker"),
+    "get_executors": Row(lambda w: w.sub.get_executors("dev"),
+                         lambda w, r: sorted(e.executorname for e in r) == ["pending", "worker"]),
+    # users
+    "add_user": Row(lambda w: w.colony.add_user(User(colonyname="dev", userid=NEW_IDS["user"], name="carol")),
+                    lambda w, r: w.present.user_by_name("dev", "carol") is not None, changes=True),
+    "get_users": Row(lambda w: w.sub.get_users("dev"), lambda w, r: sorted(u.name for u in r) == ["alice", "bob"]),
+    "get_user": Row(lambda w: w.sub.get_user("dev", "bob"), lambda w, r: r.name == "bob"),
+    "remove_user": Row(lambda w: w.colony.remove_user("dev", "bob"),
+                       lambda w, r: w.present.user_by_name("dev", "bob") is None, changes=True),
+    # processes
+    "submit_function_spec": Row(lambda w: w.sub.submit_function_spec(FunctionSpec.create("more", "dev", "test")),
+                                lambda w, r: w.state(r.processid) is ProcessState.WAITING
+                                and len(w.present.processes("dev")) == 3, changes=True),
+    "assign(-1)": Row(lambda w: w.ex.assign("dev", -1),
+                      lambda w, r: r.processid == w.waiting and w.state(w.waiting) is RUNNING,
+                      methods=("assign",), changes=True),
+    "assign(1)": Row(lambda w: w.ex.assign("dev", 1),
+                     lambda w, r: r.processid == w.waiting and w.state(w.waiting) is RUNNING,
+                     methods=("assign",), changes=True),
+    "get_process": Row(lambda w: w.sub.get_process(w.running), lambda w, r: r.state is RUNNING),
+    "get_processes": Row(lambda w: w.sub.get_processes("dev", RUNNING),
+                         lambda w, r: [p.processid for p in r] == [w.running]),
+    "close_process": Row(lambda w: w.ex.close_process(w.running, ["out"]),
+                         lambda w, r: w.state(w.running) is SUCCESS and w.present.process(w.running).out == ["out"],
+                         changes=True),
+    "fail_process": Row(lambda w: w.ex.fail_process(w.running, "broken"),
+                        lambda w, r: w.state(w.running) is ProcessState.FAILED
+                        and w.present.process(w.running).errors == ["broken"], changes=True),
+    "set_output": Row(lambda w: w.ex.set_output(w.running, ["partial"]),
+                      lambda w, r: w.present.process(w.running).out == ["partial"], changes=True),
+    "cancel_process": Row(lambda w: w.sub.cancel_process(w.waiting),
+                          lambda w, r: w.state(w.waiting) is ProcessState.CANCELLED, changes=True),
+    "remove_process": Row(lambda w: w.sub.remove_process(w.waiting),
+                          lambda w, r: [p.processid for p in w.present.processes()] == [w.running], changes=True),
+    "remove_all_processes": Row(lambda w: w.colony.remove_all_processes("dev"),
+                                lambda w, r: w.present.processes() == [], changes=True),
+    "pause_assignments": Row(lambda w: w.colony.pause_assignments("dev"),
+                             lambda w, r: w.sub.get_pause_status("dev") is True, changes=True),
+    "resume_assignments": Row(lambda w: w.colony.resume_assignments("dev"),
+                              lambda w, r: w.sub.get_pause_status("dev") is False, changes=True, setup=_paused),
+    "get_pause_status": Row(lambda w: w.sub.get_pause_status("dev"), lambda w, r: r is False),
+    # logs and attributes
+    "add_log": Row(lambda w: w.ex.add_log(w.running, "working"),
+                   lambda w, r: [log.message for log in w.present.logs(w.running)] == ["started", "working"],
+                   changes=True),
+    "get_logs": Row(lambda w: w.sub.get_logs("dev", w.running), lambda w, r: [log.message for log in r] == ["started"]),
+    "add_attribute": Row(lambda w: w.ex.add_attribute(w.running, "result", "42"),
+                         lambda w, r: _attributes(w) == [("result", "42"), ("stage", "one")], changes=True),
+    "get_attribute": Row(lambda w: w.sub.get_attribute(w.attribute), lambda w, r: (r.key, r.value) == ("stage", "one")),
+    # channels
+    "channel_append": Row(lambda w: w.sub.channel_append(w.running, "chat", 2, 0, "more"),
+                          lambda w, r: w.chat() == ["hello", "more"], changes=True),
+    "channel_read": Row(lambda w: w.sub.channel_read(w.running, "chat"), lambda w, r: texts(r) == ["hello"]),
+    "Channel.append": Row(lambda w: w.channel().append("more"), lambda w, r: w.chat() == ["hello", "more"],
+                          changes=True, appends=True),
+    "Channel.end": Row(lambda w: w.channel().end("fin"), lambda w, r: w.chat() == ["hello", "fin"], changes=True,
+                       appends=True),
+    "Channel.error": Row(lambda w: w.channel().error("oops"), lambda w, r: w.chat() == ["hello", "oops"],
+                         changes=True, appends=True),
+    "Channel.read": Row(lambda w: w.channel().read(), lambda w, r: texts(r) == ["hello"]),
+    # A stream reads the history and then, quiet, asks for the process: its one request to /api.
+    "Channel.stream": Row(lambda w: texts(list(w.channel().stream(timeout=w.wait, quiet=w.quiet))),
+                          lambda w, r: r == ["hello", "bye"], blocking=True, pubsub=True,
+                          meanwhile=lambda w: _write(w).channel(w.running, "chat").end("bye")),
+    # A request is an append, then wait_reply on a stream.
+    "Channel.request": Row(lambda w: w.channel().request("ping", timeout=w.wait, quiet=w.quiet),
+                           lambda w, r: r.text == "pong" and w.chat() == ["hello", "ping", "pong"],
+                           methods=("Channel.request", "Channel.wait_reply"), changes=True, blocking=True,
+                           pubsub=True, appends=True, meanwhile=_answer),
+    # waiting: each starts with get_process
+    "wait_for_running": Row(lambda w: w.sub.wait_for_running(w.waiting, w.wait, poll_interval=w.quiet),
+                            lambda w, r: r.state is RUNNING, blocking=True,
+                            meanwhile=lambda w: _write(w).assign("dev", -1)),
+    "wait_for_state": Row(lambda w: w.sub.wait_for_state(w.running, SUCCESS, w.wait, poll_interval=w.quiet),
+                          lambda w, r: r.state is SUCCESS, blocking=True, pubsub=True,
+                          meanwhile=lambda w: _write(w).close_process(w.running)),
+    "wait": Row(lambda w: w.sub.wait(w.running, w.wait, poll_interval=w.quiet),
+                lambda w, r: r.state is SUCCESS, blocking=True, pubsub=True,
+                meanwhile=lambda w: _write(w).close_process(w.running)),
+}
+# fmt: on
+
+#: Public members of ColoniesClient and Channel that send no request of their own, and where they are tested.
+NOT_RPCS = {
+    "close": "releases connections and ends subscriptions; tests/subscriptions/test_leaks.py, and every test "
+    "here closes its clients (the silent-server test checks that close() raises nothing)",
+    "closed": "a property",
+    "crypto": "a property",
+    "id": "a property (the key's id, computed locally)",
+    "transport": "a property",
+    "from_env": "a constructor; tests/client/test_rpcs.py::test_from_env_reads_the_colonies_variables",
+    "set_private_key": "checks and keeps the key, locally (every client made with prvkey= runs it)",
+    "signing_key": "picks the key locally; every stream and subscription here signs with it",
+    "channel": "makes a Channel handle; its methods are rows (Channel.*)",
+}
+
+
+def subscribed(w: World, start: Callable[[Recorder], Any]) -> Any:
+    """A subscription, joined (bounded) and its error raised, or ``"closed"`` when it ended normally."""
+    rec = Recorder()
+    subscription = start(rec)
+    rec.wait_ended(w.wait + CLIENT_TIMEOUT + SLACK)
+    subscription.join(JOIN)
+    assert rec.closes == 1
+    return "closed"
+
+
+#: The subscriptions: public, but they talk only over a /pubsub WebSocket, so ``fail_next`` and
+#: ``delay`` (which act on /api requests) do not reach them; a channel subscription's one /api
+#: request, the process check when it is quiet, is the code Channel.stream's row runs. They are
+#: calls of the silent-server test below, and of the killed-server tests above; dropped and
+#: refused streams: tests/subscriptions/test_resume.py and test_down_at_deadline.py.
+SUBSCRIPTIONS: dict[str, Callable[[World], Any]] = {
+    "subscribe_process": lambda w: subscribed(
+        w, lambda rec: w.sub.subscribe_process("dev", w.running, SUCCESS, w.wait, rec.on_item, **rec.callbacks())
+    ),
+    "subscribe_channel": lambda w: subscribed(
+        w,
+        lambda rec: w.sub.subscribe_channel(w.running, "chat", 0, w.wait, rec.on_item, **rec.callbacks(quiet=w.quiet)),
+    ),
+}
+
+
+def public_methods() -> set[str]:
+    """Every public member of ColoniesClient, and of Channel as ``Channel.<name>``."""
+    client = {name for name in dir(ColoniesClient) if not name.startswith("_")}
+    return client | {f"Channel.{name}" for name in dir(Channel) if not name.startswith("_")}
+
+
+def test_the_calls_cover_every_public_method_that_sends_a_request() -> None:
+    """A public method added to ColoniesClient or Channel fails this until CALLS has a row for it.
+
+    Or, for a method that sends no request, until NOT_RPCS says why.
+    """
+    covered = {method for name, row in CALLS.items() for method in row.exercises(name)}
+    excluded = set(NOT_RPCS) | set(SUBSCRIPTIONS)
+    public = public_methods()
+    assert covered.isdisjoint(excluded), covered & excluded
+    assert sorted(public - covered - excluded) == [], "give each a row in CALLS (or, if it sends nothing, NOT_RPCS)"
+    assert sorted((covered | excluded) - public) == [], "rows or exclusions for methods that are gone"
+
+
+TRANSPORTS = ["inprocess", "http"]
+
+
+class Fakes:
+    """One fake per transport for the whole module, the http one served, reset for each world.
+
+    Serving a fake for each test would cost more than the calls it makes.
+    """
+
+    def __init__(self) -> None:
+        self.fakes = {transport: FakeColonies(clock=RealClock()) for transport in TRANSPORTS}
+        self.server = FakeColoniesServer(self.fakes["http"]).start()
+
+    @contextlib.contextmanager
+    def world(self, transport: str, *, timeout: float, wait: float = 1.0, quiet: float = 0.2) -> Iterator[World]:
+        fake = self.fakes[transport]
+        fake.reset()
+        made = World(
+            fake, None if transport == "inprocess" else self.server.port, timeout=timeout, wait=wait, quiet=quiet
+        )
+        try:
+            yield made
+        finally:
+            fake.faults.clear()
             made.close()
-        if self.server is not None:
-            self.server.stop()
-            assert self.server.errors == []
-        self.fake.close()
-        assert self.fake.errors == []
+        assert fake.errors == []
+        assert self.server.errors == []
 
-    # Each call, as a test makes it. A stream reads the history and then, quiet, asks for the process.
-    def run(self, name: str) -> Any:
-        pid = self.running
-        if name == "get_process":
-            return self.sub.get_process(pid)
-        if name == "submit":
-            return self.sub.submit_function_spec(FunctionSpec.create("more", "dev", "test"))
-        if name == "assign(-1)":
-            return self.ex.assign("dev", -1)
-        if name == "assign(1)":
-            return self.ex.assign("dev", 1)
-        if name == "channel append":
-            return self.sub.channel(pid, "chat").append("more")
-        if name == "channel read":
-            return self.sub.channel(pid, "chat").read()
-        if name == "wait":
-            return self.sub.wait(pid, timeout=1)
-        if name == "stream":
-            return list(self.sub.channel(pid, "chat").stream(timeout=1, quiet=0.2))
-        if name == "request":
-            return self.sub.channel(pid, "chat").request("ping", timeout=1, quiet=0.2)
-        raise AssertionError(name)
+    def close(self) -> None:
+        self.server.stop()
+        for fake in self.fakes.values():
+            fake.close()
+        assert self.server.errors == []
+        assert [e for fake in self.fakes.values() for e in fake.errors] == []
 
 
-CALLS = [
-    "get_process",
-    "submit",
-    "assign(-1)",
-    "assign(1)",
-    "channel append",
-    "channel read",
-    "wait",
-    "stream",
-    "request",
-]
-#: What each call gives once the fault is gone (the "success" of the calls that wait for a while).
-AFTERWARDS: dict[str, Any] = {"wait": WaitTimeout, "stream": WaitTimeout, "request": WaitTimeout}
-
-
-@contextlib.contextmanager
-def calls(transport: str, timeout: float = 2.0) -> Iterator[Calls]:
-    made = Calls(transport, timeout)
+@pytest.fixture(scope="module")
+def fakes() -> Iterator[Fakes]:
+    made = Fakes()
     try:
         yield made
     finally:
@@ -421,90 +736,185 @@ def outcome(fn: Callable[[], Any]) -> tuple[Any, float]:
     return result, time.monotonic() - started
 
 
-@pytest.mark.parametrize("transport", ["inprocess", "http"])
-@pytest.mark.parametrize(
-    "status, message, cls",
-    [(500, "injected fault", InternalServerError), (503, "try again later", ServiceUnavailable)],
-)
-@pytest.mark.parametrize("name", CALLS)
+def attempt(w: World, row: Row, helped: bool) -> tuple[Any, float]:
+    """The row's call and how long it took; ``helped``: its ``meanwhile`` runs alongside, once no failure is pending."""
+    meanwhile = row.meanwhile
+    if not helped or meanwhile is None:
+        return outcome(lambda: row.call(w))
+
+    def other_side() -> None:
+        w.present.wait_until(lambda: w.present.faults.pending_failures == 0, JOIN)
+        meanwhile(w)
+
+    helper = Background(other_side)
+    helper.start()
+    result = outcome(lambda: row.call(w))
+    helper.finish(JOIN)
+    return result
+
+
+def spy(monkeypatch: pytest.MonkeyPatch, w: World, methods: tuple[str, ...]) -> set[str]:
+    """Record which of ``methods`` the world's own clients call (the rows' helpers do not count)."""
+    called: set[str] = set()
+
+    def wrap(qualified: str, method: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(method)
+        def spied(self: Any, *args: Any, **kwargs: Any) -> Any:
+            caller = self.client if isinstance(self, Channel) else self
+            if any(caller is made for made in w.clients):
+                called.add(qualified)
+            return method(self, *args, **kwargs)
+
+        return spied
+
+    for qualified in methods:
+        owner, _, name = qualified.rpartition(".")
+        cls: type = Channel if owner == "Channel" else ColoniesClient
+        monkeypatch.setattr(cls, name, wrap(qualified, getattr(cls, name)))
+    return called
+
+
+def concurrently(
+    world: World,
+    calls: dict[str, Callable[[World], Any]],
+    bound: float,
+    *,
+    warm: bool = False,
+    arm: Optional[Callable[[], Any]] = None,
+) -> dict[str, tuple[Any, float]]:
+    """The calls at the same time, each with clients of its own: what each gave, and how long it took.
+
+    Each call has a thread of its own, except the Channel appends, which take turns on one (see
+    ``Row.appends``). ``warm``: each client first makes a request, so that the calls find their
+    connections open, as a client that has been talking to the server does (a burst of new
+    connections overflows a listen backlog, and a dropped SYN costs a second). ``arm`` (the
+    fault) runs after that, just before the calls.
+    """
+    results: dict[str, tuple[Any, float]] = {}
+    appends = [name for name in calls if name in CALLS and CALLS[name].appends]
+    lanes = [[name] for name in calls if name not in appends] + ([appends] if appends else [])
+    start = threading.Barrier(len(lanes))
+
+    def run(lane: list[str], twin: World) -> None:
+        start.wait(JOIN)
+        for name in lane:
+            results[name] = outcome(functools.partial(calls[name], twin))
+
+    twins = [world.fork() for _ in lanes]
+    if warm:
+        for twin in twins:
+            for made in (twin.owner, twin.colony, twin.ex, twin.sub):
+                made.version()
+    if arm is not None:
+        arm()
+    threads = [Background(run, lane, twin) for lane, twin in zip(lanes, twins, strict=True)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + JOIN + bound * max(map(len, lanes))
+    for thread in threads:
+        thread.finish(max(0.0, deadline - time.monotonic()))
+    return results
+
+
+FAILURES = [(500, "injected fault", InternalServerError), (503, "try again later", ServiceUnavailable)]
+#: The calls whose injected failure lands on a request on the side, and which go on: a stream
+#: makes no request to /api until it has been quiet and asks for the process; a 5xx there says
+#: nothing about the process, so the stream asks again later, and it ends at its end entry.
+GOES_ON = {"Channel.stream"}
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("status, message, cls", FAILURES)
+@pytest.mark.parametrize("name", list(CALLS))
 def test_fail_next_raises_the_typed_error_once_and_the_call_makes_one_request(
-    transport: str, status: int, message: str, cls: type, name: str
+    fakes: Fakes, monkeypatch: pytest.MonkeyPatch, transport: str, status: int, message: str, cls: type, name: str
 ) -> None:
     """``fail_next(1)``: the call raises the server's error as its class, after one request, changing nothing.
 
     A hidden retry would have succeeded with the second request; the fault is
-    consumed (one request was made), and the same call then works. A stream
-    makes no RPC until it has been quiet for ``quiet`` seconds and asks for the
-    process: that request gets the fault, which says nothing about the process,
-    so the stream asks again later and runs to its own timeout.
+    consumed (one request was made), and the same call then works: it gives
+    what it should and changes what it should, once.
     """
-    with calls(transport) as world:
-        before = world.state()
-        world.fake.faults.fail_next(1, status, message)
-        error, elapsed = outcome(lambda: world.run(name))
-        if name == "stream":
-            assert isinstance(error, WaitTimeout), repr(error)
+    row = CALLS[name]
+    with fakes.world(transport, timeout=2.0, wait=JOIN, quiet=0.1) as w:
+        if row.setup is not None:
+            row.setup(w)
+        called = spy(monkeypatch, w, row.exercises(name))
+        before = snapshot(w.present)
+        w.present.faults.fail_next(1, status, message)
+        error, elapsed = attempt(w, row, helped=name in GOES_ON)
+        if name in GOES_ON:
+            assert row.then(w, error), repr(error)
         else:
             assert type(error) is cls, repr(error)
             assert (error.status, error.message) == (status, message)
+            assert snapshot(w.present) == before  # nothing half done
         assert elapsed <= 2.0 + SLACK
-        assert world.fake.faults.take_failure() is None  # consumed by exactly the one request
-        assert world.state() == before
-        again, _ = outcome(lambda: world.run(name))
-        expected = AFTERWARDS.get(name)
-        if expected is not None:
-            assert isinstance(again, expected), repr(again)
-        elif name == "assign(-1)" or name == "assign(1)":
-            assert again.processid == world.waiting.processid
-        else:
-            assert not isinstance(again, Exception), repr(again)
+        assert w.present.faults.take_failure() is None  # consumed by exactly the one request
+        again, _ = attempt(w, row, helped=True)
+        assert not isinstance(again, Exception), repr(again)
+        assert row.then(w, again), repr(again)
+        if not row.changes and row.meanwhile is None:
+            assert snapshot(w.present) == before
+        assert called == set(row.exercises(name))
 
 
-#: Under ``delay(2)`` with a 0.5 s client timeout: what each call gives. Every RPC gives up with
-#: ColoniesConnectionError at its read timeout (the assign long-poll's is its own timeout plus the
-#: client's). Streams do not go through ``/api``: a stream only asks for the process when quiet,
-#: and a request that times out there counts as "the network: let the stream decide", so it runs
-#: to its own timeout. ``request`` appends first, and that append times out.
-DELAYED = {name: ColoniesConnectionError for name in CALLS}
-DELAYED["stream"] = WaitTimeout
-DELAYED_BOUND = {"assign(1)": 1 + CLIENT_TIMEOUT, "stream": 1.0 + CLIENT_TIMEOUT}
+#: Under ``delay(2)`` with a 0.5 s client timeout, what each call gives (ColoniesConnectionError unless
+#: said here): every request to /api gives up at its read timeout (the assign long-poll's is its own
+#: timeout plus the client's). A stream does not go through /api: it only asks for the process when
+#: quiet, and a check that times out counts as "the network: let the stream decide", so it runs to
+#: its own timeout. ``request`` appends first, and the waits first get the process: those time out.
+DELAYED: dict[str, type] = {"Channel.stream": WaitTimeout}
+#: The streams' own timeout under delay.
+DELAY_WAIT = 1.0
+DELAYED_BOUND = {"assign(1)": 1 + CLIENT_TIMEOUT, "Channel.stream": DELAY_WAIT + CLIENT_TIMEOUT}
 
 
-@pytest.mark.parametrize("transport", ["inprocess", "http"])
-@pytest.mark.parametrize("name", CALLS)
-def test_delay_longer_than_the_client_timeout_raises_within_the_timeout_and_changes_nothing(
-    transport: str, name: str
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_delay_longer_than_the_client_timeout_makes_every_call_give_up_in_time_and_change_nothing(
+    fakes: Fakes, transport: str
 ) -> None:
-    with calls(transport, timeout=CLIENT_TIMEOUT) as world:
-        before = world.state()
-        world.fake.faults.delay(2.0)
-        error, elapsed = outcome(lambda: world.run(name))
-        assert isinstance(error, DELAYED[name]), repr(error)
-        assert elapsed <= DELAYED_BOUND.get(name, CLIENT_TIMEOUT) + SLACK, elapsed
-        # The request the client gave up on is dropped unanswered, not carried out late.
-        world.fake.wait_until(lambda: world.fake.held_requests() == 0, 2.0 + JOIN)
-        assert world.state() == before
+    """Every call at once, each on its own thread and clients: each gives up within its bound, and no request
+    the client gave up on is carried out late."""
+    with fakes.world(transport, timeout=CLIENT_TIMEOUT, wait=DELAY_WAIT, quiet=0.2) as w:
+        for row in CALLS.values():
+            if row.setup is not None:
+                row.setup(w)
+        before = snapshot(w.present)
+        calls = {name: row.call for name, row in CALLS.items()}
+        arm = functools.partial(w.present.faults.delay, 2.0)
+        results = concurrently(w, calls, 2.0, warm=w.port is not None, arm=arm)
+        wrong = {}
+        for name, (result, elapsed) in results.items():
+            bound = DELAYED_BOUND.get(name, CLIENT_TIMEOUT) + SLACK
+            if not isinstance(result, DELAYED.get(name, ColoniesConnectionError)) or elapsed > bound:
+                wrong[name] = (repr(result), round(elapsed, 2))
+        assert wrong == {}
+        assert sorted(results) == sorted(CALLS)
+        # The requests the clients gave up on are dropped unanswered, not carried out late.
+        w.present.wait_until(lambda: w.present.held_requests() == 0, 2.0 + JOIN)
+        assert snapshot(w.present) == before
 
 
-@pytest.mark.parametrize("transport", ["inprocess", "http"])
-def test_a_delay_shorter_than_the_client_timeout_only_slows_calls_down(transport: str) -> None:
-    with calls(transport, timeout=2.0) as world:
-        world.fake.faults.delay(0.3)
-        result, elapsed = outcome(lambda: world.sub.get_process(world.running))
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_delay_shorter_than_the_client_timeout_only_slows_calls_down(fakes: Fakes, transport: str) -> None:
+    with fakes.world(transport, timeout=2.0) as w:
+        w.present.faults.delay(0.3)
+        result, elapsed = outcome(lambda: w.sub.get_process(w.running))
         assert result.state is ProcessState.RUNNING
         assert 0.3 <= elapsed <= 0.3 + SLACK
 
 
-@pytest.mark.parametrize("transport", ["inprocess", "http"])
-def test_a_stream_keeps_going_while_its_process_checks_time_out(transport: str) -> None:
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_stream_keeps_going_while_its_process_checks_time_out(fakes: Fakes, transport: str) -> None:
     """A delayed server answers no RPC in time; the stream itself still delivers, to its end entry."""
-    with calls(transport, timeout=CLIENT_TIMEOUT) as world:
-        world.fake.faults.delay(1.0)
+    with fakes.world(transport, timeout=CLIENT_TIMEOUT) as w:
+        w.present.faults.delay(1.0)
         rec = Recorder()
-        reader = Background(collect, world.sub.channel(world.running, "chat").stream(timeout=10, quiet=0.2), rec)
+        reader = Background(collect, w.channel().stream(timeout=10, quiet=0.2), rec)
         reader.start()
         rec.wait_entries(1)
-        world.writer.channel(world.running, "chat").end("bye")
+        _write(w).channel(w.running, "chat").end("bye")
         reader.finish(JOIN)
         assert texts(rec.entries) == ["hello", "bye"]
 
@@ -569,6 +979,7 @@ class MuteServer(socketserver.ThreadingTCPServer):
     daemon_threads = False
     block_on_close = True
     allow_reuse_address = True
+    request_queue_size = 128  # every call of a test connects at once
 
     def __init__(self, api: Optional[FakeColonies] = None) -> None:
         super().__init__(("127.0.0.1", 0), _MuteHandler)
@@ -607,17 +1018,20 @@ class MuteServer(socketserver.ThreadingTCPServer):
 
 @contextlib.contextmanager
 def silent_server(kind: str) -> Iterator[tuple[int, Optional[FakeColonies]]]:
-    """``deaf``: a listening socket nobody accepts on (the kernel completes the TCP handshake, nothing
-    answers); ``mute``: the upgrade is accepted, nothing else answered; ``mute streams``: ``/api``
-    answered by a fake, streams silent after the upgrade."""
+    """``down``: nothing listens (each connection is refused at once); ``deaf``: a listening socket
+    nobody accepts on (the kernel completes the TCP handshake, nothing answers); ``mute``: the
+    upgrade is accepted, nothing else answered; ``mute streams``: ``/api`` answered by a fake,
+    streams silent after the upgrade."""
+    if kind == "down":
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            port = listener.getsockname()[1]
+        yield port, None
+        return
     if kind == "deaf":
-        with socket.create_server(("127.0.0.1", 0), backlog=64) as listener:
+        with socket.create_server(("127.0.0.1", 0), backlog=256) as listener:
             yield listener.getsockname()[1], None
         return
-    api = None
-    if kind == "mute streams":
-        api = FakeColonies(clock=RealClock())
-        api.add_colony("dev")
+    api = FakeColonies(clock=RealClock()) if kind == "mute streams" else None
     server = MuteServer(api)
     try:
         yield server.port, api
@@ -630,93 +1044,53 @@ def silent_server(kind: str) -> Iterator[tuple[int, Optional[FakeColonies]]]:
 
 #: A call's own timeout in the silent-server tests, in seconds.
 WAIT = 2.0
-
-
-def blocking_call(client: ColoniesClient, name: str, pid: str) -> Callable[[], Any]:
-    """The call under test; a subscription is joined (bounded) and its error raised, or ``"closed"``."""
-
-    def subscribed(start: Callable[..., Any]) -> Any:
-        rec = Recorder()
-        subscription = start(rec)
-        rec.wait_ended(WAIT + CLIENT_TIMEOUT + SLACK)
-        subscription.join(JOIN)
-        assert rec.closes == 1
-        return "closed"
-
-    calls: dict[str, Callable[[], Any]] = {
-        "assign(1)": lambda: client.assign("dev", 1),
-        "assign(-1)": lambda: client.assign("dev", -1),
-        "wait_for_running": lambda: client.wait_for_running(pid, WAIT),
-        "wait_for_state": lambda: client.wait_for_state(pid, ProcessState.SUCCESS, WAIT),
-        "wait": lambda: client.wait(pid, WAIT),
-        "subscribe_process": lambda: subscribed(
-            lambda rec: client.subscribe_process("dev", pid, ProcessState.SUCCESS, WAIT, rec.on_item, **rec.callbacks())
-        ),
-        "subscribe_channel": lambda: subscribed(
-            lambda rec: client.subscribe_channel(pid, "chat", 0, WAIT, rec.on_item, **rec.callbacks(quiet=0.5))
-        ),
-        "stream": lambda: list(client.channel(pid, "chat").stream(timeout=WAIT, quiet=0.5)),
-        "request": lambda: client.channel(pid, "chat").request("ping", timeout=WAIT, quiet=0.5),
-    }
-    return calls[name]
-
-
-#: Each call's bound: its own timeout (``assign(t)``: t, plus the client timeout for the reply) plus SLACK.
-BOUNDS = {"assign(1)": 1 + CLIENT_TIMEOUT, "assign(-1)": CLIENT_TIMEOUT}
-#: What each call gives, by server. RPCs give up at the client timeout; a WebSocket that cannot
-#: be opened is retried with backoff until the call's deadline, then its error is raised; a
-#: stream that is open but silent ends at its timeout as an idle one does.
+#: Every call of the silent-server test: the rows of CALLS and the subscriptions.
+SILENT_CALLS: dict[str, Callable[[World], Any]] = {**{name: row.call for name, row in CALLS.items()}, **SUBSCRIPTIONS}
+#: The calls that open a /pubsub WebSocket: all that a server answering /api but not streams can hold up.
+PUBSUB = [name for name, row in CALLS.items() if row.pubsub] + list(SUBSCRIPTIONS)
+#: What each call gives, by server. RPCs give up at the client timeout (a refused connection at
+#: once); a WebSocket that cannot be opened is retried with backoff until the call's deadline, then
+#: its error is raised; a stream that is open but silent ends at its timeout as an idle one does.
+#: The waits and ``request`` start with a request to /api, so they end with its error.
 SILENT = {
+    "down": {"*": ColoniesConnectionError},
     "deaf": {"*": ColoniesConnectionError},
     "mute": {
         "*": ColoniesConnectionError,
         "subscribe_process": "closed",
         "subscribe_channel": "closed",
-        "stream": WaitTimeout,
+        "Channel.stream": WaitTimeout,
     },
-    "mute streams": {
-        "*": WaitTimeout,
-        "assign(1)": NoProcessAvailable,
-        "assign(-1)": NoProcessAvailable,
-        "subscribe_process": "closed",
-        "subscribe_channel": "closed",
-    },
+    "mute streams": {"*": WaitTimeout, "subscribe_process": "closed", "subscribe_channel": "closed"},
 }
-BLOCKING = [
-    "assign(1)",
-    "assign(-1)",
-    "wait_for_running",
-    "wait_for_state",
-    "wait",
-    "subscribe_process",
-    "subscribe_channel",
-    "stream",
-    "request",
-]
+
+
+def silent_bound(name: str) -> float:
+    """A call's own timeout: the ``timeout`` it is given if blocking, else the client's (``assign(t)``: t more)."""
+    if name in SUBSCRIPTIONS or CALLS[name].blocking:
+        return WAIT
+    return 1 + CLIENT_TIMEOUT if name == "assign(1)" else CLIENT_TIMEOUT
 
 
 @pytest.mark.parametrize("kind", list(SILENT))
-@pytest.mark.parametrize("name", BLOCKING)
-def test_every_blocking_call_ends_within_its_timeout_when_the_server_stops_answering(kind: str, name: str) -> None:
+def test_every_call_ends_within_its_timeout_when_the_server_is_down_or_stops_answering(kind: str) -> None:
+    """Every call at once (each on its own thread and clients), ending within its own timeout plus SLACK.
+
+    ``mute streams`` answers /api, so there only the calls that open a WebSocket are made.
+    """
     with silent_server(kind) as (port, api):
-        if api is None:  # nobody answers: any key, any process id
-            prvkey = CRYPTO.generate_private_key()
-            pid = CRYPTO.id(CRYPTO.generate_private_key())
-        else:
-            executor = api.add_executor("dev", "worker", "test")
-            user = api.add_user("dev", "alice")
-            prvkey = executor.prvkey if name.startswith("assign") else user.prvkey
-            with api.client(user.prvkey) as setup, api.client(executor.prvkey) as setup_ex:
-                pid = running_process(setup, setup_ex)
-                if name == "wait_for_running":  # one that stays WAITING, polled to the timeout
-                    pid = setup.submit_function_spec(FunctionSpec.create("idle", "dev", "nobody")).processid
-        with ColoniesClient("127.0.0.1", port, prvkey=prvkey, timeout=CLIENT_TIMEOUT) as client:
-            result, elapsed = outcome(blocking_call(client, name, pid))
-            closing, _ = outcome(client.close)
+        world = World(api, port, timeout=CLIENT_TIMEOUT, wait=WAIT, quiet=0.5)  # api None: random ids
+        try:
+            names = PUBSUB if kind == "mute streams" else list(SILENT_CALLS)
+            results = concurrently(world, {name: SILENT_CALLS[name] for name in names}, WAIT + SLACK)
+        finally:
+            closing, _ = outcome(world.close)
+    wrong = {}
+    for name, (result, elapsed) in results.items():
         expected = SILENT[kind].get(name, SILENT[kind]["*"])
-        if isinstance(expected, str):
-            assert result == expected, repr(result)
-        else:
-            assert isinstance(result, expected), repr(result)
-        assert elapsed <= BOUNDS.get(name, WAIT) + SLACK, f"{name} took {elapsed:.2f} s"
-        assert closing is None
+        right = result == expected if isinstance(expected, str) else isinstance(result, expected)
+        if not right or elapsed > silent_bound(name) + SLACK:
+            wrong[name] = (repr(result), round(elapsed, 2))
+    assert wrong == {}
+    assert sorted(results) == sorted(names)
+    assert closing is None
