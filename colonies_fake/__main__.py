@@ -132,7 +132,9 @@ def run_demo(out: TextIO = sys.stdout) -> int:
 # --- serve --------------------------------------------------------------------------------
 
 
-def _exports(server: FakeColoniesServer, fake: FakeColonies, colony: Any, executors: list[Any], tls: bool) -> list[str]:
+def _exports(
+    server: FakeColoniesServer, fake: FakeColonies, colony: Any, executors: list[Any], user: Any, tls: bool
+) -> list[str]:
     flag = "true" if tls else "false"
     lines = [
         f"export COLONIES_SERVER_HOST={server.host}",
@@ -153,6 +155,9 @@ def _exports(server: FakeColoniesServer, fake: FakeColonies, colony: Any, execut
             f"{prefix}export COLONIES_EXECUTOR_NAME={executor.name}",
             f"{prefix}export COLONIES_EXECUTOR_TYPE={executor.type}",
         ]
+    # The submitting side needs a key of its own: each side of a channel tells the other's entries by sender.
+    # Last, so that a shell can wait for this line to know the rest is out.
+    lines += [f"export COLONIES_USER_NAME={user.name}", f"export COLONIES_USER_PRVKEY={user.prvkey}"]
     return lines
 
 
@@ -184,15 +189,20 @@ def serve(args: argparse.Namespace, out: TextIO = sys.stdout, stop: Optional[thr
             fake.add_executor(args.colony, f"{args.executor_prefix}-{i + 1}", args.executor_type)
             for i in range(args.executors)
         ]
+        user = fake.add_user(args.colony, args.user)
         server = FakeColoniesServer(fake, args.host, args.port, ssl_context=context)
         try:
             server.start()
         except OSError as exc:
             print(f"cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
             return 2
-        print("\n".join(_exports(server, fake, colony, executors, context is not None)), file=out, flush=True)
+        print("\n".join(_exports(server, fake, colony, executors, user, context is not None)), file=out, flush=True)
         log.info(
-            "colony %r with %d executor(s) of type %r; Ctrl-C stops", colony.name, len(executors), args.executor_type
+            "colony %r with %d executor(s) of type %r and user %r; Ctrl-C stops",
+            colony.name,
+            len(executors),
+            args.executor_type,
+            user.name,
         )
         stop = stop or threading.Event()
         try:
@@ -250,6 +260,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--executors", type=int, default=1, help="approved executors to create (default 1)")
     s.add_argument("--executor-type", default="cli", help="their executor type (default cli)")
     s.add_argument("--executor-prefix", default="executor", help="their names: PREFIX-1, PREFIX-2, ...")
+    s.add_argument("--user", default="user", help="name of the user to create, for the submitting side (default user)")
     s.add_argument(
         "--real-time",
         action="store_true",

@@ -11,7 +11,8 @@ Runs against an embedded fake ColonyOS, or against a real one when
 ``COLONIES_COLONY_NAME``, ``COLONIES_EXECUTOR_TYPE``, the executor's key in
 ``COLONIES_PRVKEY`` and a colony member's key for the client side in
 ``COLONIES_USER_PRVKEY``: the two sides need different keys, since each
-tells the other's entries by their sender).
+tells the other's entries by their sender). ``python -m colonies_fake serve``
+prints all of them.
 """
 
 from __future__ import annotations

@@ -19,7 +19,9 @@ import pytest
 import trustme
 
 from colonies_fake.__main__ import _parser, decode, envelope, serve
-from colonies_sync import CertificateVerificationError, ColoniesClient, Crypto, ExecutorState
+from colonies_sync import CertificateVerificationError, ColoniesClient, Crypto, ExecutorState, ProcessState
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _serve_args(*extra: str, **overrides: object) -> argparse.Namespace:
@@ -40,7 +42,7 @@ class _Exports(io.StringIO):
 
     def write(self, text: str) -> int:
         written = super().write(text)
-        if "COLONIES_EXECUTOR_TYPE" in self.getvalue():
+        if "COLONIES_USER_PRVKEY" in self.getvalue():  # the last line
             self.printed.set()
         return written
 
@@ -81,6 +83,30 @@ def test_serve_prints_exports_that_from_env_reads(monkeypatch: pytest.MonkeyPatc
             assert executors == {"executor-1": ExecutorState.APPROVED, "executor-2": ExecutorState.APPROVED}
             assert len(client.get_colonies(prvkey=server_key)) == 1
         assert "# export COLONIES_PRVKEY=" in printed  # the second executor, commented out
+
+
+def test_serve_exports_a_user_for_the_submitting_side() -> None:
+    with _serving("--user", "alice") as printed:
+        exports = _exports(printed)
+        assert printed.splitlines()[-1].startswith("export COLONIES_USER_PRVKEY=")  # last: a shell waits for it
+        assert exports["COLONIES_USER_NAME"] == "alice"
+        with ColoniesClient.from_env(exports, prvkey=exports["COLONIES_USER_PRVKEY"]) as user:
+            assert [u.name for u in user.get_users("dev")] == ["alice"]
+
+
+def test_an_example_runs_against_the_exports_of_serve() -> None:
+    """examples/chat.py, given only what ``serve`` printed, reaches the served fake and not an embedded one."""
+    with _serving() as printed:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("COLONIES_")}
+        env.update(_exports(printed))
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "examples" / "chat.py")], capture_output=True, text=True, timeout=120, env=env
+        )
+        assert done.returncode == 0, done.stderr
+        assert "the executor answered 2 questions; the process is SUCCESS" in done.stdout.splitlines()
+        with ColoniesClient.from_env(env, prvkey=env["COLONIES_USER_PRVKEY"]) as user:
+            assert [p.spec.funcname for p in user.get_processes("dev", state=ProcessState.SUCCESS)] == ["chat"]
 
 
 def test_serve_with_a_certificate_speaks_tls(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -210,13 +236,11 @@ def test_serve_shows_keys_only_on_the_export_lines_it_prints() -> None:
     )
     try:
         lines = []
-        while not any("executor 2" in line for line in lines) or not lines[-1].startswith(
-            "# export COLONIES_EXECUTOR_TYPE"
-        ):
+        while not lines or not lines[-1].startswith("export COLONIES_USER_PRVKEY="):  # the last line
             lines.append(proc.stdout.readline())  # type: ignore[union-attr]
             assert lines[-1], "serve ended before printing its exports"
         keys = [line.split("=", 1)[1].strip() for line in lines if "PRVKEY=" in line]
-        assert len(keys) == 4  # server, colony, and the two executors
+        assert len(keys) == 5  # server, colony, the two executors and the user
         port = _exports("".join(lines))["COLONIES_SERVER_PORT"]
         with ColoniesClient("127.0.0.1", int(port), prvkey=keys[-1]) as client:  # some traffic to log
             client.get_colony("dev")
