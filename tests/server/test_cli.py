@@ -142,6 +142,47 @@ def test_serve_refuses_an_unusable_certificate_setting(
     assert expected in capsys.readouterr().err
 
 
+def _serve_recipe(page: Path) -> str:
+    """The shell block of ``page`` that starts ``serve`` in the background and sources its exports."""
+    from tests.test_docs import blocks
+
+    found = [b.code for b in blocks(page) if b.lang == "sh" and "serve --port 50080 > fake.env &" in b.code]
+    assert len(found) == 1, page
+    return found[0]
+
+
+def test_the_shell_recipe_for_serve_sources_every_export(tmp_path: Path) -> None:
+    """The docs' recipe waits for serve's last line, then sources the file: the variables are all set."""
+    recipe = _serve_recipe(ROOT / "docs" / "cli.md")
+    assert _serve_recipe(ROOT / "README.md") == recipe
+    script = recipe.replace("python -m", f"{sys.executable} -m").replace("--port 50080", "--port 0")
+    script += (
+        '\necho "user=$COLONIES_USER_NAME port=$COLONIES_SERVER_PORT key=$COLONIES_USER_PRVKEY"\nkill $!\nwait $!\n'
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COLONIES_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
+    (tmp_path / "fake.env").write_text("export COLONIES_USER_PRVKEY=" + "0" * 64 + "\n")  # an earlier run's
+    shell = subprocess.Popen(
+        ["sh", "-c", script],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,  # the shell and its server in one group, to stop both if the test fails
+    )
+    try:
+        out, err = shell.communicate(timeout=60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(shell.pid, signal.SIGKILL)
+        shell.communicate()
+    assert shell.returncode == 0, err
+    variables = dict(word.split("=", 1) for word in out.split())
+    assert variables["user"] == "user" and int(variables["port"]) > 0
+    assert variables["key"] != "0" * 64 and len(variables["key"]) == 64
+
+
 def test_serve_refuses_a_bad_server_key(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("COLONIES_SERVER_PRVKEY", "not-a-key")
     assert serve(_serve_args(), io.StringIO(), threading.Event()) == 2
