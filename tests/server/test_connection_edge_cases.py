@@ -19,7 +19,7 @@ import pytest
 from websocket import create_connection
 
 from colonies_fake import FakeClock, FakeColonies, FakeColoniesServer
-from colonies_fake import _http
+from colonies_fake import _connection
 from colonies_fake._errors import FakeClosed
 from colonies_sync import Crypto, FunctionSpec, ProcessState
 from colonies_sync._rpc import encode_request
@@ -288,7 +288,7 @@ def test_status_lines_carry_go_s_reason_phrases(world: World) -> None:
 
 
 def test_a_body_over_the_limit_is_read_and_answered_413(world: World, monkeypatch: Any) -> None:
-    monkeypatch.setattr(_http, "_MAX_BODY", 1000)
+    monkeypatch.setattr(_connection, "_MAX_BODY", 1000)
     conn = http.client.HTTPConnection("127.0.0.1", world.server.port, timeout=5)
     conn.request("POST", "/api", body=b"x" * 1001)
     reply = conn.getresponse()

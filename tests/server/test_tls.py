@@ -24,7 +24,7 @@ import urllib3
 from websocket import create_connection
 
 from colonies_fake import FakeClock, FakeColonies, FakeColoniesServer, Sandbox
-from colonies_fake import _http
+from colonies_fake import _connection
 from colonies_sync import (
     CertificateVerificationError,
     ColoniesClient,
@@ -349,7 +349,7 @@ def test_the_server_stays_healthy_after_bad_handshakes(world: World) -> None:
 def test_a_client_that_never_finishes_the_handshake_is_dropped_at_the_timeout(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_http, "_HANDSHAKE_TIMEOUT", 0.2)
+    monkeypatch.setattr(_connection, "_HANDSHAKE_TIMEOUT", 0.2)
     with socket.create_connection(("127.0.0.1", world.server.port), timeout=JOIN) as sock:
         sock.sendall(b"\x16\x03\x01")  # the start of a record, then silence
         closed_by_the_server(sock)
@@ -373,7 +373,7 @@ def test_a_stalled_handshake_holds_up_no_one_and_stop_ends_it_leaving_no_threads
     fake.wait_until(lambda: fake.subscriptions(pid) == 1)
     started = time.monotonic()
     server.stop()
-    assert time.monotonic() - started < _http._HANDSHAKE_TIMEOUT / 2  # stop() cut the handshakes short
+    assert time.monotonic() - started < _connection._HANDSHAKE_TIMEOUT / 2  # stop() cut the handshakes short
     for sock in stalled:
         closed_by_the_server(sock)
         sock.close()
