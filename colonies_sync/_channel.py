@@ -73,6 +73,16 @@ class Channel:
     Obtain it with :meth:`ColoniesClient.channel`. ``append`` picks the sequence
     number itself (see the module docs) and returns it; ``request`` sends and
     waits for the other side's reply.
+
+    A real server has a race that can shut an executor out: it stores a new
+    process before it creates the process's channels, and an assign that
+    lands in between is linked to none of them, so that executor gets
+    :class:`~colonies_sync.Forbidden` (403) on every channel of the process
+    for as long as it holds it. The fake does not copy the race. An executor
+    that meets such a 403 right after its assign should give the process
+    back: leave it unclosed when its ``maxexectime`` and a retry will
+    release it to a new assign (which links the channels), or else fail it
+    with a message that says why, so that the submitter can submit again.
     """
 
     def __init__(self, client: ColoniesClient, process_id: str, name: str) -> None:
