@@ -15,6 +15,18 @@ go on in parallel). Any number of handles and threads in a program then
 interleave safely, and a restarted program continues above what it wrote
 before (its clock has moved on). Numbers stay below 2**53, so
 JavaScript readers (the TypeScript client) see them exactly.
+
+What the scheme does not cover: it orders entries within one program only.
+Two programs that sign with the same key keep separate counters, and a
+program restarted with its clock set back before its last entry starts
+below it; either can append a smaller sequence after a larger one, which the
+server then moves in front. One key per program, and synchronised clocks,
+avoid both.
+
+``request`` and ``wait_reply`` match only a reply whose ``senderid`` differs
+from the caller's (otherwise they could take their own entry for the
+answer). When both sides sign with the same key, no reply ever matches, and
+they end in ``WaitTimeout``.
 """
 
 from __future__ import annotations
@@ -72,7 +84,7 @@ class Channel:
 
     Obtain it with :meth:`ColoniesClient.channel`. ``append`` picks the sequence
     number itself (see the module docs) and returns it; ``request`` sends and
-    waits for the other side's reply.
+    waits for the other side's reply, which must come from another key.
 
     A real server has a race that can shut an executor out: it stores a new
     process before it creates the process's channels, and an assign that
