@@ -1,10 +1,14 @@
 """colonies_fake: a pure-Python fake ColonyOS server for tests.
 
 >>> from colonies_fake import FakeColonies
->>> fake = FakeColonies()
->>> colony = fake.add_colony("dev")
->>> worker = fake.add_executor("dev", "worker-1", "test")
->>> client = fake.client(worker.prvkey)
+>>> from colonies_sync import FunctionSpec
+>>> with FakeColonies() as fake:  # closing it stops its timers and ends blocked requests
+...     colony = fake.add_colony("dev")
+...     worker = fake.add_executor("dev", "worker-1", "test")
+...     with fake.client(worker.prvkey) as client:
+...         pid = client.submit_function_spec(FunctionSpec.create("f", "dev", "test")).processid
+...         print(fake.process(pid).state.name)
+WAITING
 
 It models the real server's rules (authorisation, the process state machine,
 assign, deadlines and their error texts) and answers the same envelopes.

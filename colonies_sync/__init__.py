@@ -1,9 +1,15 @@
 """colonies-sync: a blocking, thread-safe Python client for ColonyOS.
 
+A client reads its server and key from the ``COLONIES_*`` variables, as the
+ColonyOS CLI does. Here they come from a fake served on a local port;
+against a real server, ``ColoniesClient.from_env()`` reads ``os.environ``:
+
+>>> from colonies_fake import Sandbox
 >>> from colonies_sync import ColoniesClient, FunctionSpec
->>> client = ColoniesClient.from_env()                     # doctest: +SKIP
->>> process = client.submit_function_spec(                 # doctest: +SKIP
-...     FunctionSpec.create("echo", colonyname="dev", executortype="cli"))
+>>> with Sandbox() as sandbox, ColoniesClient.from_env(sandbox.env("user")) as client:
+...     process = client.submit_function_spec(FunctionSpec.create("echo", colonyname="dev", executortype="cli"))
+...     print(process.state.name)
+WAITING
 
 Everything public is importable from here; the modules behind it are private.
 """

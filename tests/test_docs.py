@@ -14,6 +14,9 @@ Any other block is an error, so no example can rot unnoticed.
 from __future__ import annotations
 
 import contextlib
+import doctest
+import importlib
+import inspect
 import io
 import re
 import threading
@@ -122,6 +125,19 @@ def test_the_tutorial_tells_its_story() -> None:
     assert any(line.startswith("4 ") for line in printed), printed  # the reply and the sequence it answers
     assert any(line.startswith("the executor reported: the input file is corrupt") for line in printed), printed
     assert "SUCCESS ['2 questions answered']" in printed, printed
+
+
+@pytest.mark.parametrize("module", ["colonies_sync", "colonies_fake"])
+def test_the_package_docstring_examples_run(module: str) -> None:
+    """The ``>>>`` examples of the packages' docstrings, which the API reference shows, run and print what they say."""
+    package = importlib.import_module(module)
+    assert package.__doc__ and ">>>" in package.__doc__
+    path = inspect.getsourcefile(package)
+    example = doctest.DocTestParser().get_doctest(package.__doc__, {}, module, path, 0)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    report = io.StringIO()
+    result = runner.run(example, out=report.write)
+    assert result.attempted and not result.failed, report.getvalue()
 
 
 PYTEST_BLOCKS = [b for b in ALL_BLOCKS if b.mark == ("run", "pytest")]
