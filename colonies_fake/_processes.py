@@ -275,20 +275,51 @@ class ProcessTable:
             self._push_deadline(EXEC, p, p.execdeadline)
         return reply
 
-    def close_successful(self, p: Process, output: Optional[list[Any]]) -> None:
-        """To SUCCESS (again, if already there); a non-empty ``output`` replaces the old one.
+    def close_successful(self, p: Process, output: Optional[list[Any]], executor: Optional[Executor]) -> None:
+        """To SUCCESS (again, if already there) by ``executor``; a non-empty ``output`` replaces the old one.
 
         The event carries the process as it was before the close, with only the
-        state changed: output and endtime may be stale (PROTOCOL.md 7.5).
+        state changed: output and endtime may be stale (PROTOCOL.md 7.5). Unless
+        the closing executor registered a function of the process's funcname:
+        then that function's statistics count the run and the event is the
+        process re-read (colonies_controller.go ``CloseSuccessful``).
         """
         state = _transition(p, "close")
-        event = p.render()
-        event["state"] = state
+        stale = p.render()
+        stale["state"] = state
+        now = self._fake.now_ns()
         p.state = state
         if output:
             p.output = output
-        p.endtime = db_time(self._fake.now_ns())
-        self._ended(p, event)
+        p.endtime = db_time(now)
+        # As the real MarkSuccessful measures: between the stored submission and start times,
+        # and from the stored start time to the close's own, unrounded, clock reading.
+        waiting = _go_seconds(p.starttime, p.submissiontime)
+        processing = _go_seconds(now, p.starttime)
+        # The real server would dereference a missing executor; the close's checks rule that out.
+        counted = executor is not None and self._count_run(p, executor.name, waiting, processing)
+        self._ended(p, None if counted else stale)
+
+    def _count_run(self, p: Process, executor_name: str, waiting: float, processing: float) -> bool:
+        """Fold one successful run into the statistics of the executor's function of ``p``'s funcname.
+
+        The real server reads the first matching row and writes the result to
+        every row of that colony, executor name and funcname (a name may be
+        registered twice). False if there is no such function.
+        """
+        colony = self._fake.colony(p.colonyname)
+        funcname = p.spec["funcname"]
+        rows = [
+            f
+            for f in (colony.functions if colony is not None else [])
+            if f.colonyname == p.colonyname and f.executorname == executor_name and f.funcname == funcname
+        ]
+        if not rows:
+            return False
+        stats = rows[0].stats_after_run(waiting, processing)
+        for function in rows:
+            function.data.update(stats)
+        return True
 
     def close_failed(self, p: Process, errors: Optional[list[str]]) -> None:
         """To FAILED with ``errors`` (``None`` is stored as null), or ``Fail(400)``."""
@@ -432,6 +463,21 @@ class ProcessTable:
             if c == colony:
                 for waiter in waiters:
                     waiter.cond.notify()
+
+
+# Go's zero time (year 1) in Unix nanoseconds, and the range of a time.Duration.
+_GO_ZERO_TIME_NS = -62_135_596_800 * _NS
+_MIN_DURATION, _MAX_DURATION = -(2**63), 2**63 - 1
+
+
+def _go_seconds(later: Optional[int], earlier: Optional[int]) -> float:
+    """``later.Sub(earlier).Seconds()`` in Go: ``None`` is the zero time, the difference saturates
+    at the int64 nanoseconds of a Duration, and whole seconds and the rest are converted apart."""
+    a = _GO_ZERO_TIME_NS if later is None else later
+    b = _GO_ZERO_TIME_NS if earlier is None else earlier
+    d = min(max(a - b, _MIN_DURATION), _MAX_DURATION)
+    sec = abs(d) // _NS * (1 if d >= 0 else -1)  # Go's division truncates toward zero
+    return float(sec) + float(d - sec * _NS) / 1e9
 
 
 def _stored_spec(spec: dict[str, Any]) -> dict[str, Any]:

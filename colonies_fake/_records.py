@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any, Optional
 
+from colonies_fake._gojson import GoFloat, go_value
 from colonies_fake._parsers import cpu_text, mem_text
 from colonies_fake._schema import EXECUTOR, FUNCTION, FUNCTION_ARG
 
@@ -115,6 +116,44 @@ class Function:
     @property
     def colonyname(self) -> str:
         return str(self.data["colonyname"])
+
+    @property
+    def funcname(self) -> str:
+        return str(self.data["funcname"])
+
+    def stats_after_run(self, waiting: float, processing: float) -> dict[str, Any]:
+        """The statistics after one more successful run that waited and ran that many seconds.
+
+        The real server's arithmetic (colonies_controller.go ``CloseSuccessful``):
+        the counter goes up by one; a min or max that is not above zero (as
+        registered, or after a run of zero seconds) is replaced by the new time,
+        otherwise it is the min or max of the two; an average that is not above
+        zero is replaced too, otherwise it becomes ``(average + time) / 2``, a
+        running halving rather than the mean.
+        """
+
+        def stat(name: str) -> float:
+            value = self.data[name]
+            return value.value if isinstance(value, GoFloat) else float(value)
+
+        def low(name: str, new: float) -> float:
+            return min(stat(name), new) if stat(name) > 0 else new
+
+        def high(name: str, new: float) -> float:
+            return max(stat(name), new) if stat(name) > 0 else new
+
+        def mean(name: str, new: float) -> float:
+            return (stat(name) + new) / 2 if stat(name) > 0 else new
+
+        return {
+            "counter": int(self.data["counter"]) + 1,
+            "minwaittime": go_value(low("minwaittime", waiting)),
+            "maxwaittime": go_value(high("maxwaittime", waiting)),
+            "minexectime": go_value(low("minexectime", processing)),
+            "maxexectime": go_value(high("maxexectime", processing)),
+            "avgwaittime": go_value(mean("avgwaittime", waiting)),
+            "avgexectime": go_value(mean("avgexectime", processing)),
+        }
 
     def render(self) -> dict[str, Any]:
         out = FUNCTION.encode(self.data)

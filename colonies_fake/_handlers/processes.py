@@ -161,7 +161,8 @@ def _closable(fake: FakeColonies, call: Call, process_id: str, texts: tuple[str,
 @handler("closesuccessfulmsg", msgs.CLOSE_OK_INVALID_JSON, msgs.CLOSE_OK_MSGTYPE)
 def close_successful(fake: FakeColonies, call: Call, msg: dict[str, Any]) -> Any:
     texts = (msgs.CLOSE_OK_NIL, msgs.CLOSE_OK_NOT_ASSIGNED, msgs.CLOSE_OK_NOT_ALLOWED)
-    fake.procs.close_successful(_closable(fake, call, msg["processid"], texts), msg["out"])
+    p = _closable(fake, call, msg["processid"], texts)
+    fake.procs.close_successful(p, msg["out"], fake.executor_by_id(call.caller))
     return {}
 
 
