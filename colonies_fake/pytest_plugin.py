@@ -1,26 +1,11 @@
 """pytest fixtures for code that talks to ColonyOS (registered through the ``pytest11`` entry point).
 
 Nothing to configure: install the package and ask for a fixture.
-
-``colonies_fake``
-    A fresh :class:`~colonies_fake.FakeColonies` on a
-    :class:`~colonies_fake.FakeClock` for each test (``clock.advance(s)``
-    moves time).
-``colonies_colony``, ``colonies_executor``, ``colonies_client``
-    A colony (keys), an approved executor in it (keys) and a
-    :class:`~colonies_sync.ColoniesClient` signed by that executor, on
-    ``colonies_fake``.
-``colonies_server``
-    A :class:`~colonies_fake.FakeColoniesServer` on 127.0.0.1, one per
-    session, whose fake is reset before each test.
-``colonies_backend``
-    The same test on three backends: ``inprocess``, ``http`` (the served
-    fake) and ``real`` (a real ColonyOS named by ``COLONIES_TEST_SERVER_HOST``,
-    ``_PORT`` and ``_PRVKEY``, or ``COLONIES_TEST_COLONY_NAME`` and
-    ``COLONIES_TEST_COLONY_PRVKEY`` for an existing colony, with
-    ``COLONIES_TEST_SERVER_TLS`` and ``_CA`` for https and wss; run with
-    ``--colonies-real``; skipped with the reason otherwise). What a test
-    made is removed after it; what cannot be is an error at teardown.
+``colonies_fake``, ``colonies_colony``, ``colonies_executor`` and
+``colonies_client`` give each test an in-process fake on a fake clock, with a
+colony, an executor and a client in it; ``colonies_server`` is a served fake
+shared by the session; ``colonies_backend`` runs one test on the in-process
+fake, the served fake and a real ColonyOS. Each fixture's docstring says more.
 
 Markers: ``fake_only`` (not run against the real server) and ``real_only``.
 Errors recorded inside a fake (a bug in a handler or a timer) fail the test at
@@ -75,7 +60,10 @@ def _raise_recorded(errors: list[BaseException]) -> None:
 
 @pytest.fixture
 def colonies_fake() -> Iterator[FakeColonies]:
-    """A fresh fake ColonyOS with a fake clock; use ``colonies_fake.clock.advance(s)`` to move time."""
+    """A fresh :class:`~colonies_fake.FakeColonies` for each test, on a :class:`~colonies_fake.FakeClock`.
+
+    Time stands still until the test moves it with ``colonies_fake.clock.advance(s)``.
+    """
     fake = FakeColonies(clock=FakeClock())
     try:
         yield fake
@@ -218,7 +206,7 @@ class ColoniesBackend:
 
     @property
     def ws_url(self) -> str:
-        """The WebSocket address: ``ws://host:port/pubsub``, or ``wss://...`` with TLS."""
+        """The WebSocket address, ``ws://host:port/pubsub`` (``wss://...`` with TLS)."""
         return "ws" + self.url[len("http") :] + "/pubsub"
 
     def ssl_context(self) -> Optional[ssl.SSLContext]:
@@ -417,7 +405,17 @@ def _real_backend(config: pytest.Config) -> ColoniesBackend:
 
 @pytest.fixture(params=["inprocess", "http", "real"])
 def colonies_backend(request: pytest.FixtureRequest) -> Iterator[ColoniesBackend]:
-    """A backend to run one test against: the in-process fake, the served fake, or a real ColonyOS."""
+    """The test runs once per backend: ``inprocess``, ``http`` (the served fake) and ``real``.
+
+    ``real`` is a real ColonyOS named by ``COLONIES_TEST_SERVER_HOST``,
+    ``_PORT`` and ``_PRVKEY`` (or ``COLONIES_TEST_COLONY_NAME`` and
+    ``COLONIES_TEST_COLONY_PRVKEY`` for an existing colony), with
+    ``COLONIES_TEST_SERVER_TLS`` and ``_CA`` for https and wss. It runs with
+    ``--colonies-real``, and is skipped with the reason otherwise. What a test
+    made through the backend is removed after it; what cannot be is a
+    :class:`CleanupError` at teardown. The markers ``fake_only`` and
+    ``real_only`` restrict a test to the fakes or to the real server.
+    """
     kind: BackendKind = request.param
     marker_fake, marker_real = (request.node.get_closest_marker(m) for m in ("fake_only", "real_only"))
     if kind == "real" and marker_fake is not None:

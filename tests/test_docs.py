@@ -140,6 +140,15 @@ def test_the_package_docstring_examples_run(module: str) -> None:
     assert result.attempted and not result.failed, report.getvalue()
 
 
+def test_the_api_reference_names_every_export_of_the_pytest_plugin() -> None:
+    """docs/api.md lists the plugin's classes one by one (its fixtures are generated): none may be missing."""
+    from colonies_fake import pytest_plugin
+
+    page = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    assert [name for name in pytest_plugin.__all__ if f":: {name}\n" not in page] == []
+    assert ".. colonies-fixtures:: colonies_fake.pytest_plugin" in page
+
+
 PYTEST_BLOCKS = [b for b in ALL_BLOCKS if b.mark == ("run", "pytest")]
 
 
