@@ -103,7 +103,13 @@ def _colonies_session_server() -> Iterator[FakeColoniesServer]:
 
 @pytest.fixture
 def colonies_server(_colonies_session_server: FakeColoniesServer) -> Iterator[FakeColoniesServer]:
-    """The session's served fake on 127.0.0.1 (``.url``, ``.port``, ``.fake``), reset for this test."""
+    """The session's served fake on 127.0.0.1 (``.url``, ``.port``, ``.fake``), reset for this test.
+
+    The reset keeps the fake's :class:`~colonies_fake.FakeClock`: time that a
+    test advanced stays advanced for the next. Read times relative to
+    ``colonies_server.fake.clock.time()``, or use ``colonies_fake`` for a
+    clock of the test's own.
+    """
     server = _colonies_session_server
     server.fake.reset()
     server.clear_errors()
