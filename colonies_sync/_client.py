@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import os
 import threading
-from typing import Any, Callable, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Mapping, Optional, Sequence, TypeVar, Union
 
 from colonies_sync._channel import Channel
 from colonies_sync._deadline import Deadline
@@ -34,10 +34,12 @@ from colonies_sync._models import (
     ServerVersion,
     User,
 )
-from colonies_sync._rpc import UNSIGNED_TYPES, decode_reply, encode_request
-from colonies_sync._transport import HttpTransport, Stream, StreamClosed, Transport
+from colonies_sync._rpc import UNSIGNED_TYPES, decode_reply, encode_request, list_of, parse_reply
+from colonies_sync._transport import HttpTransport, RawReply, Stream, StreamClosed, Transport
 
 __all__ = ["ColoniesClient"]
+
+_T = TypeVar("_T")
 
 # How much longer than an assign long-poll the HTTP read may take before the
 # client gives up: the server answers at the end of the long-poll, plus latency.
@@ -230,8 +232,31 @@ class ColoniesClient:
         """Send any message type and return the decoded reply payload.
 
         The typed methods are built on this; use it for message types they do not
-        cover. ``fields`` must not contain ``msgtype``.
+        cover. ``fields`` must not contain ``msgtype``. The payload comes back as
+        plain JSON values; the typed methods read it into models, and raise
+        :class:`~colonies_sync.ProtocolError` (with the raw reply) for one the
+        models cannot read.
         """
+        reply = self._send(msgtype, fields, prvkey, timeout)
+        return decode_reply(reply.status, reply.body)[1]
+
+    def _fetch(
+        self,
+        msgtype: str,
+        fields: Optional[Mapping[str, Any]],
+        parse: Callable[[Any], _T],
+        *,
+        prvkey: Optional[str] = None,
+        timeout: Optional[float] = None,
+    ) -> _T:
+        """Like :meth:`rpc`, and ``parse`` the payload: a reply it cannot read is a ``ProtocolError``."""
+        reply = self._send(msgtype, fields, prvkey, timeout)
+        return parse_reply(reply.status, reply.body, parse)
+
+    def _send(
+        self, msgtype: str, fields: Optional[Mapping[str, Any]], prvkey: Optional[str], timeout: Optional[float]
+    ) -> RawReply:
+        """Sign ``msgtype`` with ``fields`` and send it; the raw reply."""
         if self._closed:
             raise ValueError("the client is closed")
         message: dict[str, Any] = {"msgtype": msgtype}
@@ -244,37 +269,32 @@ class ColoniesClient:
                 f"{msgtype} must be signed: give the client a private key (prvkey=) or set COLONIES_PRVKEY"
             )
         envelope = encode_request(message, key, self._crypto)
-        reply = self._transport.call(envelope, timeout=timeout or self.timeout)
-        return decode_reply(reply.status, reply.body)[1]
-
-    def _list(self, msgtype: str, fields: Mapping[str, Any], prvkey: Optional[str]) -> list[Any]:
-        result = self.rpc(msgtype, fields, prvkey=prvkey)
-        return [] if result is None else list(result)
+        return self._transport.call(envelope, timeout=timeout or self.timeout)
 
     # --- server -------------------------------------------------------------------------
 
     def version(self) -> ServerVersion:
         """The server's build version and time (unsigned)."""
-        return ServerVersion.from_dict(self.rpc("versionmsg", {"buildversion": "", "buildtime": ""}))
+        return self._fetch("versionmsg", {"buildversion": "", "buildtime": ""}, ServerVersion.from_dict)
 
     def get_server_info(self) -> ServerInfo:
         """The server's build and HTTP backends (unsigned)."""
-        return ServerInfo.from_dict(self.rpc("getserverinfomsg"))
+        return self._fetch("getserverinfomsg", None, ServerInfo.from_dict)
 
     # --- colonies -----------------------------------------------------------------------
 
     def add_colony(self, colony: Union[Colony, Mapping[str, Any]], *, prvkey: Optional[str] = None) -> Colony:
         """Add a colony. Needs the **server** owner's key (usually ``prvkey=server_key``)."""
         data = colony.to_dict() if isinstance(colony, Colony) else dict(colony)
-        return Colony.from_dict(self.rpc("addcolonymsg", {"colony": data}, prvkey=prvkey))
+        return self._fetch("addcolonymsg", {"colony": data}, Colony.from_dict, prvkey=prvkey)
 
     def get_colony(self, colony_name: str, *, prvkey: Optional[str] = None) -> Colony:
         """A colony by name (approved members only)."""
-        return Colony.from_dict(self.rpc("getcolonymsg", {"colonyname": colony_name}, prvkey=prvkey))
+        return self._fetch("getcolonymsg", {"colonyname": colony_name}, Colony.from_dict, prvkey=prvkey)
 
     def get_colonies(self, *, prvkey: Optional[str] = None) -> list[Colony]:
         """Every colony (server owner only)."""
-        return [Colony.from_dict(c) for c in self._list("getcoloniesmsg", {}, prvkey)]
+        return self._fetch("getcoloniesmsg", {}, list_of(Colony.from_dict), prvkey=prvkey)
 
     def remove_colony(self, colony_name: str, *, prvkey: Optional[str] = None) -> None:
         """Remove a colony with its executors, users and processes (server owner only)."""
@@ -285,7 +305,7 @@ class ColoniesClient:
     def add_executor(self, executor: Union[Executor, Mapping[str, Any]], *, prvkey: Optional[str] = None) -> Executor:
         """Register an executor (colony owner only). It starts PENDING until approved."""
         data = executor.to_dict() if isinstance(executor, Executor) else dict(executor)
-        return Executor.from_dict(self.rpc("addexecutormsg", {"executor": data}, prvkey=prvkey))
+        return self._fetch("addexecutormsg", {"executor": data}, Executor.from_dict, prvkey=prvkey)
 
     def approve_executor(self, colony_name: str, executor_name: str, *, prvkey: Optional[str] = None) -> None:
         """Approve an executor so it may take work (colony owner only)."""
@@ -301,34 +321,32 @@ class ColoniesClient:
 
     def get_executor(self, colony_name: str, executor_name: str, *, prvkey: Optional[str] = None) -> Executor:
         """An executor by name (approved members only)."""
-        return Executor.from_dict(
-            self.rpc("getexecutormsg", {"colonyname": colony_name, "executorname": executor_name}, prvkey=prvkey)
-        )
+        fields = {"colonyname": colony_name, "executorname": executor_name}
+        return self._fetch("getexecutormsg", fields, Executor.from_dict, prvkey=prvkey)
 
     def get_executor_by_id(self, colony_name: str, executor_id: str, *, prvkey: Optional[str] = None) -> Executor:
         """An executor by id (approved members of its colony only)."""
-        return Executor.from_dict(
-            self.rpc("getexecutorbyidmsg", {"colonyname": colony_name, "executorid": executor_id}, prvkey=prvkey)
-        )
+        fields = {"colonyname": colony_name, "executorid": executor_id}
+        return self._fetch("getexecutorbyidmsg", fields, Executor.from_dict, prvkey=prvkey)
 
     def get_executors(self, colony_name: str, *, prvkey: Optional[str] = None) -> list[Executor]:
         """Every executor of a colony, in any state (any member, even a pending one)."""
-        return [Executor.from_dict(e) for e in self._list("getexecutorsmsg", {"colonyname": colony_name}, prvkey)]
+        return self._fetch("getexecutorsmsg", {"colonyname": colony_name}, list_of(Executor.from_dict), prvkey=prvkey)
 
     # --- users --------------------------------------------------------------------------
 
     def add_user(self, user: Union[User, Mapping[str, Any]], *, prvkey: Optional[str] = None) -> User:
         """Add a user to a colony (colony owner only)."""
         data = user.to_dict() if isinstance(user, User) else dict(user)
-        return User.from_dict(self.rpc("addusermsg", {"user": data}, prvkey=prvkey))
+        return self._fetch("addusermsg", {"user": data}, User.from_dict, prvkey=prvkey)
 
     def get_users(self, colony_name: str, *, prvkey: Optional[str] = None) -> list[User]:
         """Every user of a colony (members only)."""
-        return [User.from_dict(u) for u in self._list("getusersmsg", {"colonyname": colony_name}, prvkey)]
+        return self._fetch("getusersmsg", {"colonyname": colony_name}, list_of(User.from_dict), prvkey=prvkey)
 
     def get_user(self, colony_name: str, name: str, *, prvkey: Optional[str] = None) -> User:
         """A user by name (members only)."""
-        return User.from_dict(self.rpc("getusermsg", {"colonyname": colony_name, "name": name}, prvkey=prvkey))
+        return self._fetch("getusermsg", {"colonyname": colony_name, "name": name}, User.from_dict, prvkey=prvkey)
 
     def remove_user(self, colony_name: str, name: str, *, prvkey: Optional[str] = None) -> None:
         """Remove a user (colony owner only)."""
@@ -347,7 +365,7 @@ class ColoniesClient:
         """
         if not isinstance(spec, FunctionSpec):
             spec = FunctionSpec.from_dict(spec)
-        return Process.from_dict(self.rpc("submitfuncspecmsg", {"spec": spec.to_dict()}, prvkey=prvkey))
+        return self._fetch("submitfuncspecmsg", {"spec": spec.to_dict()}, Process.from_dict, prvkey=prvkey)
 
     def assign(
         self,
@@ -377,11 +395,11 @@ class ColoniesClient:
             read_timeout = self.timeout  # a single attempt is answered at once, like any call
         else:
             read_timeout = max(self.timeout, wire_timeout + min(self.timeout, _LONG_POLL_MARGIN))
-        return Process.from_dict(self.rpc("assignprocessmsg", fields, prvkey=prvkey, timeout=read_timeout))
+        return self._fetch("assignprocessmsg", fields, Process.from_dict, prvkey=prvkey, timeout=read_timeout)
 
     def get_process(self, process_id: str, *, prvkey: Optional[str] = None) -> Process:
         """A process by id (approved members of its colony)."""
-        return Process.from_dict(self.rpc("getprocessmsg", {"processid": process_id}, prvkey=prvkey))
+        return self._fetch("getprocessmsg", {"processid": process_id}, Process.from_dict, prvkey=prvkey)
 
     def get_processes(
         self,
@@ -407,7 +425,7 @@ class ColoniesClient:
             "label": label,
             "initiator": initiator,
         }
-        return [Process.from_dict(p) for p in self._list("getprocessesmsg", fields, prvkey)]
+        return self._fetch("getprocessesmsg", fields, list_of(Process.from_dict), prvkey=prvkey)
 
     def close_process(
         self, process_id: str, output: Optional[Sequence[Any]] = None, *, prvkey: Optional[str] = None
@@ -493,7 +511,7 @@ class ColoniesClient:
             "since": since,
             "latest": latest,
         }
-        return [Log.from_dict(entry) for entry in self._list("getlogsmsg", fields, prvkey)]
+        return self._fetch("getlogsmsg", fields, list_of(Log.from_dict), prvkey=prvkey)
 
     def add_attribute(
         self,
@@ -513,11 +531,11 @@ class ColoniesClient:
             "value": value,
             "attributetype": int(attributetype),
         }
-        return Attribute.from_dict(self.rpc("addattributemsg", {"attribute": attribute}, prvkey=prvkey))
+        return self._fetch("addattributemsg", {"attribute": attribute}, Attribute.from_dict, prvkey=prvkey)
 
     def get_attribute(self, attribute_id: str, *, prvkey: Optional[str] = None) -> Attribute:
         """An attribute by id (approved members)."""
-        return Attribute.from_dict(self.rpc("getattributemsg", {"attributeid": attribute_id}, prvkey=prvkey))
+        return self._fetch("getattributemsg", {"attributeid": attribute_id}, Attribute.from_dict, prvkey=prvkey)
 
     # --- channels -----------------------------------------------------------------------
 
@@ -579,7 +597,7 @@ class ColoniesClient:
         entries, pass the number of entries you have already read.
         """
         fields = {"processid": process_id, "name": channel, "afterseq": int(after_seq), "limit": int(limit)}
-        return [MsgEntry.from_dict(e) for e in self._list("channelreadmsg", fields, prvkey)]
+        return self._fetch("channelreadmsg", fields, list_of(MsgEntry.from_dict), prvkey=prvkey)
 
     # --- subscriptions and waiting -----------------------------------------------------
 

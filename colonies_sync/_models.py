@@ -4,11 +4,18 @@ Attribute names are the JSON field names of the wire (``process.processid``,
 ``spec.maxwaittime``), so JSON and objects read the same. The one exception is
 the process input, ``in`` on the wire, which is ``in_`` here.
 
-Parsing is forgiving: unknown JSON keys are kept in ``extra`` (and written back
-by ``to_dict``), missing keys take their defaults, ``null`` lists become empty
-lists (except ``Conditions.executornames``, where ``None`` and ``[]`` differ on
-the wire). Timestamps become timezone-aware ``datetime`` objects; the Go zero time
-(year 1), which means "unset", becomes ``None``.
+Parsing is forgiving about shape: unknown JSON keys are kept in ``extra`` (and
+written back by ``to_dict``), missing keys take their defaults, ``null`` lists
+become empty lists (except ``Conditions.executornames``, where ``None`` and
+``[]`` differ on the wire). Timestamps become timezone-aware ``datetime``
+objects; the Go zero time (year 1), which means "unset", becomes ``None``.
+
+It is strict about values, so that nothing is lost quietly: a timestamp that is
+not RFC 3339, or a channel payload that is not the padded standard base64 Go
+writes, raises ``ValueError`` (a number that is not one raises ``ValueError``
+or ``TypeError``). These are the errors of ``from_dict`` for data a caller
+built; a reply from the server that fails to parse is reported as
+``ProtocolError`` by the client (``_rpc.parse_reply``), with the raw reply.
 
 This module does no I/O.
 """
@@ -40,14 +47,17 @@ __all__ = [
     "ServerInfo",
     "ServerVersion",
     "User",
+    "b64decode",
     "format_time",
     "parse_time",
 ]
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
+# ASCII digits only, and the whole text (``fullmatch``: no trailing newline).
 _TIME_RE = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):?(\d{2}))$"
+    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):?(\d{2}))",
+    re.ASCII,
 )
 
 
@@ -64,7 +74,7 @@ def parse_time(value: Any) -> Optional[_dt.datetime]:
         return None if value.year == 1 else value
     if not isinstance(value, str):
         raise ValueError(f"not a timestamp: {value!r}")
-    m = _TIME_RE.match(value)
+    m = _TIME_RE.fullmatch(value)
     if not m:
         raise ValueError(f"not an RFC 3339 timestamp: {value!r}")
     year, month, day, hour, minute, second = (int(m.group(i)) for i in range(1, 7))
@@ -508,12 +518,39 @@ def _html_table(title: str, rows: list[tuple[str, str]]) -> str:
     return f"<table><caption>{html.escape(title)}</caption>{cells}</table>"
 
 
+# The only shape Go's ``encoding/base64`` StdEncoding writes: the standard alphabet, padded
+# to a multiple of 4 with at most two "=", no whitespace or line breaks. (Go's decoder also
+# skips CR/LF, but the server never writes them, so here they are an error like any other.)
+_B64_RE = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+
+
+def b64decode(text: Any, what: str = "payload") -> bytes:
+    """Decode standard base64 strictly, as Go's StdEncoding writes it; ``ValueError`` for anything else.
+
+    ``base64.b64decode`` without ``validate`` drops characters outside the
+    alphabet, so ``"!!!"`` would quietly become ``b""``. Here it, whitespace,
+    missing or extra padding all raise ``ValueError`` (``TypeError`` for a
+    value that is not text). ``what`` names the value in the message.
+    """
+    if isinstance(text, (bytes, bytearray)):
+        try:
+            text = bytes(text).decode("ascii")
+        except UnicodeDecodeError:
+            raise ValueError(f"{what} is not base64: it holds non-ASCII bytes") from None
+    if not isinstance(text, str):
+        raise TypeError(f"{what} must be base64 text, not {type(text).__name__}")
+    if len(text) % 4 or not _B64_RE.fullmatch(text):
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        raise ValueError(f"{what} is not padded standard base64: {shown!r}")
+    return base64.b64decode(text, validate=True)
+
+
 def _b64_load(v: Any) -> bytes:
     if v is None:
         return b""
     if isinstance(v, list):
-        return bytes(v)
-    return base64.b64decode(v)
+        return bytes(v)  # pycolonies' form: byte values; ValueError/TypeError for anything else
+    return b64decode(v)
 
 
 def _b64_dump(v: bytes) -> str:

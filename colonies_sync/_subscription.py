@@ -2,7 +2,8 @@
 
 Two layers. Generators (:func:`process_events`, :func:`channel_batches`) read
 one logical subscription on the caller's thread: they open the stream, send
-the subscribe envelope, decode frames, and handle the real server's quirks
+the subscribe envelope, decode frames (``_rpc.parse_frame``: a frame the
+models cannot read is a ``ProtocolError``), and handle the real server's quirks
 (PROTOCOL.md 9): a channel subscription that ends with no frame when the
 process closes (noticed by checking the process when the stream goes quiet),
 a socket dropped at a process subscription's timeout, and the replay/live race
@@ -16,8 +17,6 @@ client and hands what it yields to callbacks. ``Channel.stream`` and the
 
 from __future__ import annotations
 
-import base64
-import json
 import random
 import threading
 import time
@@ -29,13 +28,11 @@ from colonies_sync._exceptions import (
     ColoniesConnectionError,
     NotFound,
     ProcessNotFound,
-    ProtocolError,
     ServerError,
     StreamError,
-    server_error,
 )
 from colonies_sync._models import MsgEntry, Process, ProcessState
-from colonies_sync._rpc import encode_request
+from colonies_sync._rpc import encode_request, list_of, parse_frame
 from colonies_sync._transport import Stream, StreamClosed
 
 if TYPE_CHECKING:
@@ -45,6 +42,9 @@ __all__ = ["Backoff", "Subscription", "channel_batches", "process_events"]
 
 # The real server ends a channel subscription at its timeout; an open-ended one is renewed in these steps.
 _RENEW_SECONDS = 300
+
+# A channel frame's payload: its entries (``null`` and ``[]`` both end a subscription).
+_ENTRIES = list_of(MsgEntry.from_dict)
 
 
 class Backoff:
@@ -102,18 +102,6 @@ class _Control:
         """Wait, but wake at once on close."""
         if self.stop.wait(seconds):
             raise _Stop()
-
-
-def _decode_frame(frame: str) -> Any:
-    """A frame's payload; raises the server's error for an error frame."""
-    try:
-        envelope = json.loads(frame)
-        payload = json.loads(base64.b64decode(envelope["payload"]))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ProtocolError(f"not a ColonyOS reply frame: {frame[:200]!r}", text=frame) from exc
-    if envelope.get("error") is True:
-        raise server_error(int(payload.get("status", 0)), str(payload.get("message", "")))
-    return payload
 
 
 def _open(client: ColoniesClient, control: _Control, messages: list[dict[str, Any]]) -> Stream:
@@ -240,7 +228,7 @@ def process_events(
                     if quiet:
                         yield None
                     continue
-                process = Process.from_dict(_decode_frame(frame))
+                process = parse_frame(frame, Process.from_dict)  # ProtocolError if malformed
                 backoff.reset()
                 if last.get(process.state) == process:
                     continue  # the same event again, as sent after a resubscription
@@ -349,13 +337,12 @@ def channel_batches(
                         return
                     continue
                 try:
-                    payload = _decode_frame(frame)
+                    entries = parse_frame(frame, _ENTRIES)  # ProtocolError if malformed
                 except NotFound:
                     if resumed and _process_closed(client, process_id):
                         control.ended = "process closed"  # closed while we reconnected
                         return
                     raise
-                entries = [MsgEntry.from_dict(e) for e in (payload or [])]
                 if not entries:
                     if renew:
                         break  # the server's end of one renewal step

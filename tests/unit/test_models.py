@@ -31,7 +31,7 @@ from colonies_sync import (
     ServerVersion,
     User,
 )
-from colonies_sync._models import format_time, parse_time
+from colonies_sync._models import b64decode, format_time, parse_time
 
 UTC = dt.timezone.utc
 ZERO = "0001-01-01T00:00:00Z"
@@ -463,6 +463,24 @@ def test_malformed_timestamp_raises_value_error(text: str) -> None:
         parse_time(text)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("2026-02-12T14:10:23Z\n", id="trailing-newline"),
+        pytest.param(" 2026-02-12T14:10:23Z", id="leading-space"),
+        pytest.param("\u0662\u0660\u0662\u0666-02-12T14:10:23Z", id="non-ascii-digits"),
+        pytest.param("2026-13-12T14:10:23Z", id="month-13"),
+        pytest.param("2026-02-12T14:10:23+25:00", id="offset-out-of-range"),
+    ],
+)
+def test_a_timestamp_must_be_the_whole_text_in_ascii_digits(text: str) -> None:
+    """Nothing around the timestamp, no Unicode digits, no impossible values: ValueError, never a wrong time."""
+    with pytest.raises(ValueError):
+        parse_time(text)
+    with pytest.raises(ValueError):
+        Process.from_dict({"starttime": text})
+
+
 def test_none_time_is_written_as_go_zero_time() -> None:
     """format_time(None) and an unset model time write 0001-01-01T00:00:00Z."""
     assert format_time(None) == ZERO
@@ -655,6 +673,80 @@ def test_msg_entry_missing_or_empty_payload_is_empty_bytes(payload: Any) -> None
     e = MsgEntry.from_dict(dict(MSG_ENTRY_JSON, payload=payload))
     assert e.payload == b""
     assert e.text == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "payload"),
+    [("YQ==", b"a"), ("YWI=", b"ab"), ("YWJj", b"abc"), ("YWJjZA==", b"abcd"), ("+/+/", b"\xfb\xff\xbf")],
+)
+def test_msg_entry_payload_decodes_every_padding_go_writes(text: str, payload: bytes) -> None:
+    """Go's StdEncoding pads to a multiple of four with 0, 1 or 2 '=': each decodes and writes back the same."""
+    entry = MsgEntry.from_dict(dict(MSG_ENTRY_JSON, payload=text))
+    assert entry.payload == payload
+    assert entry.to_dict()["payload"] == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("!!!", id="punctuation"),
+        pytest.param("@@", id="at-signs"),
+        pytest.param("aGVsbG8", id="unpadded"),
+        pytest.param("YQ=", id="short-padding"),
+        pytest.param("YQ===", id="excess-padding"),
+        pytest.param("AAAA====", id="a-whole-group-of-padding"),
+        pytest.param("YQ==YQ==", id="data-after-padding"),
+        pytest.param("=YQ=", id="leading-padding"),
+        pytest.param("YQ=A", id="padding-inside"),
+        pytest.param("aGVs bG8=", id="space"),
+        pytest.param("aGVsbG8=\n", id="trailing-newline"),
+        pytest.param("aGVs\r\nbG8=", id="crlf"),
+        pytest.param("aGVsbG8_", id="url-safe-alphabet"),
+        pytest.param("aGVsbG8\u00e9", id="non-ascii"),
+        pytest.param("Y", id="one-character"),
+    ],
+)
+def test_msg_entry_payload_that_is_not_go_standard_base64_raises_value_error(text: str) -> None:
+    """A payload Go would never write is an error naming the payload, not bytes made up from part of it."""
+    with pytest.raises(ValueError, match="payload is not"):
+        MsgEntry.from_dict(dict(MSG_ENTRY_JSON, payload=text))
+    with pytest.raises(ValueError, match="payload is not"):
+        b64decode(text)
+
+
+@pytest.mark.parametrize("payload", [123, 1.5, True, {"a": 1}])
+def test_msg_entry_payload_of_another_json_type_raises_type_error(payload: Any) -> None:
+    """A number or an object is neither base64 text nor a byte array."""
+    with pytest.raises(TypeError, match="payload must be base64 text"):
+        MsgEntry.from_dict(dict(MSG_ENTRY_JSON, payload=payload))
+
+
+@pytest.mark.parametrize("payload", [[256], [-1], ["a"], [None]])
+def test_msg_entry_int_array_payload_with_a_non_byte_raises(payload: list[Any]) -> None:
+    """The byte-array form holds values 0..255 only."""
+    with pytest.raises((ValueError, TypeError)):
+        MsgEntry.from_dict(dict(MSG_ENTRY_JSON, payload=payload))
+
+
+def test_strict_base64_accepts_ascii_bytes_and_refuses_other_bytes() -> None:
+    """Bytes are read as the ASCII text of the base64, as base64.b64decode does."""
+    assert b64decode(b"aGk=") == b"hi"
+    with pytest.raises(ValueError, match="non-ASCII"):
+        b64decode(b"\xffGk=")
+
+
+def test_a_long_bad_payload_is_shortened_in_the_message() -> None:
+    """The message shows the start of a bad payload, not megabytes of it."""
+    with pytest.raises(ValueError) as info:
+        b64decode("!" * 100_000)
+    assert len(str(info.value)) < 200
+
+
+def test_unknown_keys_are_still_kept_beside_a_strict_payload() -> None:
+    """Strict values do not make parsing strict about keys: unknown ones still go to extra."""
+    entry = MsgEntry.from_dict(dict(MSG_ENTRY_JSON, newfield={"x": 1}))
+    assert entry.extra == {"newfield": {"x": 1}}
+    assert entry.to_dict()["newfield"] == {"x": 1}
 
 
 def test_msg_entry_omits_zero_inreplyto_and_empty_type_and_error() -> None:

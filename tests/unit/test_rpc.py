@@ -38,7 +38,16 @@ from colonies_sync import (
     UnknownProcess,
     WaitTimeout,
 )
-from colonies_sync._rpc import decode_reply, encode_payload, encode_request
+from colonies_sync import MsgEntry, Process
+from colonies_sync._rpc import (
+    decode_frame,
+    decode_reply,
+    encode_payload,
+    encode_request,
+    list_of,
+    parse_frame,
+    parse_reply,
+)
 
 KEY = "ddf7f7791208083b6a9ed975a72684f6406a269cfa36f1b1c32045c0a71fff05"
 KEY_ID = "3fc05cf3df4b494e95d6a3d297a34f19938f7daa7422ab0d4f794454133341ac"
@@ -323,6 +332,169 @@ def test_protocol_error_text_keeps_a_long_body_whole() -> None:
     with pytest.raises(ProtocolError) as info:
         decode_reply(502, body)
     assert info.value.text == body
+
+
+# --- parse_reply / parse_frame: the boundary where server data becomes models --------------
+
+GOOD_PROCESS = {"processid": PROCESS_ID, "state": 1, "starttime": "2026-11-26T11:02:03Z"}
+GOOD_ENTRY = {"sequence": 1, "timestamp": "2026-11-26T11:02:03Z", "senderid": KEY_ID, "payload": "aGk="}
+
+
+def _frame(payloadtype: str, payload: Any, *, error: bool = False) -> str:
+    return _reply(payloadtype, payload, error=error).decode()
+
+
+def test_parse_reply_returns_the_model() -> None:
+    """A well-formed reply is parsed into the model, unknown keys kept (from_dict stays lenient about keys)."""
+    process = parse_reply(200, _reply("getprocessmsg", dict(GOOD_PROCESS, newfield=7)), Process.from_dict)
+    assert (process.processid, process.state, process.extra) == (PROCESS_ID, 1, {"newfield": 7})
+
+
+@pytest.mark.parametrize(
+    ("payloadtype", "payload", "parse", "cause", "shown"),
+    [
+        pytest.param(
+            "getprocessmsg",
+            dict(GOOD_PROCESS, starttime="yesterday"),
+            Process.from_dict,
+            ValueError,
+            "yesterday",
+            id="bad-timestamp",
+        ),
+        pytest.param(
+            "getprocessmsg",
+            dict(GOOD_PROCESS, retries="many"),
+            Process.from_dict,
+            ValueError,
+            "many",
+            id="bad-number",
+        ),
+        pytest.param(
+            "channelreadmsg",
+            [dict(GOOD_ENTRY, payload="!!!")],
+            list_of(MsgEntry.from_dict),
+            ValueError,
+            "!!!",
+            id="bad-base64",
+        ),
+        pytest.param(
+            "channelreadmsg",
+            [dict(GOOD_ENTRY, payload="@@")],
+            list_of(MsgEntry.from_dict),
+            ValueError,
+            "@@",
+            id="bad-base64-2",
+        ),
+        pytest.param(
+            "getprocessesmsg",
+            {"processid": PROCESS_ID},
+            list_of(Process.from_dict),
+            TypeError,
+            "JSON array",
+            id="object-for-array",
+        ),
+        pytest.param(
+            "getprocessesmsg",
+            ["not an object"],
+            list_of(Process.from_dict),
+            TypeError,
+            "mapping",
+            id="string-in-array",
+        ),
+        pytest.param("getprocessmsg", None, Process.from_dict, TypeError, "mapping", id="null-for-object"),
+        pytest.param("getprocessmsg", [GOOD_PROCESS], Process.from_dict, TypeError, "mapping", id="array-for-object"),
+    ],
+)
+def test_a_reply_the_models_cannot_read_is_a_protocol_error_with_the_raw_text(
+    payloadtype: str, payload: Any, parse: Any, cause: type[Exception], shown: str
+) -> None:
+    """Not a bare ValueError/TypeError, and nothing made up: ProtocolError with status, raw text and the cause."""
+    body = _reply(payloadtype, payload)
+    with pytest.raises(ProtocolError) as info:
+        parse_reply(502, body, parse)
+    assert (info.value.status, info.value.text) == (502, body.decode())
+    assert isinstance(info.value.__cause__, cause)
+    assert payloadtype in str(info.value) and "HTTP 502" in str(info.value)
+    assert shown in str(info.value)
+    assert not isinstance(info.value, ServerError)
+
+
+def test_parse_reply_raises_the_server_error_of_an_error_reply_without_parsing() -> None:
+    """An error envelope is the server's error, as with decode_reply; the parser never sees it."""
+
+    def parse(payload: Any) -> Any:
+        raise AssertionError("parsed an error reply")
+
+    with pytest.raises(ProcessNotFound):
+        parse_reply(404, _error_reply(404, "Process not found"), parse)
+
+
+def test_parse_reply_does_not_turn_other_errors_into_protocol_errors() -> None:
+    """Only what parsing data raises is translated; a bug (here a KeyboardInterrupt) passes through."""
+
+    def parse(payload: Any) -> Any:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        parse_reply(200, _reply("x", {}), parse)
+
+
+def test_list_of_reads_null_as_an_empty_list() -> None:
+    """The real server sends null for an empty list."""
+    assert parse_reply(200, _reply("getprocessesmsg", None), list_of(Process.from_dict)) == []
+
+
+def test_decode_frame_gives_payloadtype_and_payload() -> None:
+    assert decode_frame(_frame("subscribeprocessmsg", GOOD_PROCESS)) == ("subscribeprocessmsg", GOOD_PROCESS)
+
+
+def test_a_frame_the_models_cannot_read_is_a_protocol_error_with_the_frame() -> None:
+    """A channel frame with an entry whose payload is not base64 is reported, with the frame as text."""
+    frame = _frame("subscribechannelmsg", [GOOD_ENTRY, dict(GOOD_ENTRY, sequence=2, payload="!!!")])
+    with pytest.raises(ProtocolError) as info:
+        parse_frame(frame, list_of(MsgEntry.from_dict))
+    assert (info.value.status, info.value.text) == (None, frame)
+    assert "subscribechannelmsg stream frame" in str(info.value)
+    assert isinstance(info.value.__cause__, ValueError)
+
+
+def test_a_process_frame_with_a_bad_timestamp_is_a_protocol_error() -> None:
+    frame = _frame("subscribeprocessmsg", dict(GOOD_PROCESS, starttime="2026-11-26 noon"))
+    with pytest.raises(ProtocolError) as info:
+        parse_frame(frame, Process.from_dict)
+    assert (info.value.status, info.value.text) == (None, frame)
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        pytest.param("not json", id="not-json"),
+        pytest.param('{"payloadtype":"subscribechannelmsg","error":false}', id="no-payload"),
+        pytest.param('{"payloadtype":"subscribechannelmsg","payload":"","error":false}', id="empty-payload"),
+        pytest.param('{"payloadtype":"subscribechannelmsg","payload":"W10","error":false}', id="unpadded"),
+        pytest.param('{"payloadtype":"subscribechannelmsg","payload":"!W10=","error":false}', id="bad-base64"),
+        pytest.param("[" * 100_000 + "]" * 100_000, id="deeply-nested"),
+    ],
+)
+def test_a_frame_that_is_not_an_envelope_is_a_protocol_error(frame: str) -> None:
+    with pytest.raises(ProtocolError) as info:
+        decode_frame(frame)
+    assert (info.value.status, info.value.text) == (None, frame)
+
+
+def test_an_error_frame_raises_the_server_error() -> None:
+    """An error frame carries the server's status and text; with no HTTP status, http_status is the status."""
+    with pytest.raises(ChannelNotFound) as info:
+        parse_frame(
+            _frame("error", {"status": 404, "message": "Channel not found"}, error=True), list_of(MsgEntry.from_dict)
+        )
+    assert (info.value.status, info.value.message, info.value.http_status) == (404, "Channel not found", 404)
+
+
+def test_a_malformed_error_frame_is_a_protocol_error() -> None:
+    frame = _frame("error", ["not", "an", "error"], error=True)
+    with pytest.raises(ProtocolError):
+        decode_frame(frame)
 
 
 # --- exceptions --------------------------------------------------------------------------
