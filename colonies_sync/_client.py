@@ -34,7 +34,7 @@ from colonies_sync._models import (
     ServerVersion,
     User,
 )
-from colonies_sync._rpc import UNSIGNED_TYPES, decode_reply, encode_request, list_of, parse_reply
+from colonies_sync._rpc import UNSIGNED_TYPES, decode_reply, encode_request, list_of, parse_payload
 from colonies_sync._transport import HttpTransport, RawReply, Stream, StreamClosed, Transport
 
 __all__ = ["ColoniesClient"]
@@ -103,6 +103,7 @@ class ColoniesClient:
         self.tls = tls
         self._transport: Transport = transport or HttpTransport(host, port, tls=tls, verify=verify)
         self._server_clock = server_clock
+        self._replies = threading.local()  # .last: the raw reply rpc() received last on a thread
         self._closed = False
         # What close() must end: subscription threads, and streams iterated on callers' threads.
         self._subscriptions: set[Subscription] = set()
@@ -231,13 +232,15 @@ class ColoniesClient:
     ) -> Any:
         """Send any message type and return the decoded reply payload.
 
-        The typed methods are built on this; use it for message types they do not
-        cover. ``fields`` must not contain ``msgtype``. The payload comes back as
-        plain JSON values; the typed methods read it into models, and raise
+        The typed methods are built on this (a subclass that overrides it sees
+        every call); use it for message types they do not cover. ``fields`` must
+        not contain ``msgtype``. The payload comes back as plain JSON values; the
+        typed methods read it into models, and raise
         :class:`~colonies_sync.ProtocolError` (with the raw reply) for one the
         models cannot read.
         """
         reply = self._send(msgtype, fields, prvkey, timeout)
+        self._replies.last = reply  # for _fetch, on this thread: the raw text of a reply it cannot read
         return decode_reply(reply.status, reply.body)[1]
 
     def _fetch(
@@ -249,9 +252,14 @@ class ColoniesClient:
         prvkey: Optional[str] = None,
         timeout: Optional[float] = None,
     ) -> _T:
-        """Like :meth:`rpc`, and ``parse`` the payload: a reply it cannot read is a ``ProtocolError``."""
-        reply = self._send(msgtype, fields, prvkey, timeout)
-        return parse_reply(reply.status, reply.body, parse)
+        """:meth:`rpc`, then ``parse`` the payload: a reply it cannot read is a ``ProtocolError`` with the raw text."""
+        self._replies.last = None
+        payload = self.rpc(msgtype, fields, prvkey=prvkey, timeout=timeout)
+        reply: Optional[RawReply] = self._replies.last
+        self._replies.last = None
+        status = None if reply is None else reply.status  # None: an override of rpc() did not call ours
+        text = "" if reply is None else reply.body.decode("utf-8", "replace")
+        return parse_payload(msgtype, payload, parse, status=status, text=text)
 
     def _send(
         self, msgtype: str, fields: Optional[Mapping[str, Any]], prvkey: Optional[str], timeout: Optional[float]

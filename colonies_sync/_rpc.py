@@ -34,6 +34,7 @@ __all__ = [
     "encode_request",
     "list_of",
     "parse_frame",
+    "parse_payload",
     "parse_reply",
 ]
 
@@ -94,7 +95,7 @@ def parse_reply(status: int, body: bytes | str, parse: Callable[[Any], _T]) -> _
     """
     text = body.decode("utf-8", "replace") if isinstance(body, (bytes, bytearray)) else body
     payloadtype, payload = _decode_envelope(text, status)
-    return _parse(payloadtype, payload, parse, text, status)
+    return parse_payload(payloadtype, payload, parse, status=status, text=text)
 
 
 def decode_frame(frame: str) -> tuple[str, Any]:
@@ -110,7 +111,7 @@ def decode_frame(frame: str) -> tuple[str, Any]:
 def parse_frame(frame: str, parse: Callable[[Any], _T]) -> _T:
     """:func:`decode_frame`, then ``parse`` the payload; a failure is a ``ProtocolError`` (see :func:`parse_reply`)."""
     payloadtype, payload = _decode_envelope(frame, None)
-    return _parse(payloadtype, payload, parse, frame, None)
+    return parse_payload(payloadtype, payload, parse, status=None, text=frame)
 
 
 def list_of(parse: Callable[[Any], _T]) -> Callable[[Any], list[_T]]:
@@ -134,7 +135,15 @@ def list_of(parse: Callable[[Any], _T]) -> Callable[[Any], list[_T]]:
 _PARSE_ERRORS = (ValueError, TypeError, LookupError, OverflowError, RecursionError)
 
 
-def _parse(payloadtype: str, payload: Any, parse: Callable[[Any], _T], text: str, status: Optional[int]) -> _T:
+def parse_payload(
+    payloadtype: str, payload: Any, parse: Callable[[Any], _T], *, status: Optional[int], text: str
+) -> _T:
+    """``parse(payload)``, a decoded reply's (``status`` its HTTP status) or a frame's (``status`` ``None``).
+
+    What parsing raises for data it cannot read becomes a
+    :class:`~colonies_sync.ProtocolError` carrying ``status`` and ``text``, the
+    raw reply or frame.
+    """
     try:
         return parse(payload)
     except _PARSE_ERRORS as exc:

@@ -194,3 +194,43 @@ def test_a_process_event_with_a_bad_timestamp_ends_the_subscription_with_protoco
         subscription.join(JOIN)
     assert got == []
     assert (info.value.status, info.value.text) == (None, wrapper.sent[-1])
+
+
+class _Recording(ColoniesClient):
+    """A subclass that hooks rpc(), as colonies_fake's pytest plugin does to note what a test made."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.seen: list[str] = []
+
+    def rpc(self, msgtype: str, fields: Any = None, *, prvkey: Any = None, timeout: Any = None) -> Any:
+        reply = super().rpc(msgtype, fields, prvkey=prvkey, timeout=timeout)
+        self.seen.append(msgtype)
+        return reply
+
+
+def test_the_typed_methods_still_go_through_rpc_so_a_subclass_sees_every_call(world: World) -> None:
+    base = world.fake.client(world.user.prvkey)
+    client = _Recording(prvkey=world.user.prvkey, transport=base.transport)
+    pid = _running_process(world, ["hello"])
+    client.get_process(pid)
+    client.channel_read(pid, "chat")
+    client.get_processes("dev", ProcessState.RUNNING)
+    client.version()
+    assert client.seen == ["getprocessmsg", "channelreadmsg", "getprocessesmsg", "versionmsg"]
+    client.close()
+    base.close()
+
+
+def test_a_reply_from_an_rpc_override_that_is_not_readable_is_a_protocol_error(world: World) -> None:
+    """An override that answers by itself leaves no raw reply: ProtocolError without status or text."""
+
+    class Answering(ColoniesClient):
+        def rpc(self, msgtype: str, fields: Any = None, *, prvkey: Any = None, timeout: Any = None) -> Any:
+            return {"processid": "x", "starttime": "yesterday"}
+
+    client = Answering(prvkey=world.user.prvkey, transport=world.fake.client().transport)
+    with pytest.raises(ProtocolError, match="yesterday") as info:
+        client.get_process("x")
+    assert (info.value.status, info.value.text) == (None, "")
+    client.close()
