@@ -41,6 +41,17 @@ __all__ = ["ColoniesClient"]
 
 _T = TypeVar("_T")
 
+
+class ClientClosed(StreamClosed, ValueError):
+    """The client is closed: what every use of a closed client raises, and what close() wakes waiters with.
+
+    Catch it as :class:`~colonies_sync.StreamClosed`, which it is (a
+    ``ColoniesConnectionError``): a ``Channel.stream()`` cut short by
+    ``close()`` has always raised that. It is also a ``ValueError``, which
+    ``rpc()`` and ``subscribe_*()`` raised for a closed client before.
+    """
+
+
 # How much longer than an assign long-poll the HTTP read may take before the
 # client gives up: the server answers at the end of the long-poll, plus latency.
 # A client timeout shorter than this is the margin instead: it says how long
@@ -75,7 +86,9 @@ class ColoniesClient:
     the pytest fixtures, pass it for fakes on a ``FakeClock``.
 
     Use it as a context manager, or call :meth:`close`, to release connections.
-    A client may be shared by threads.
+    A client may be shared by threads. Once it is closed, every call raises
+    :class:`~colonies_sync.StreamClosed` ("the client is closed"), and so, at
+    once, does a call that another thread is blocked in (see :meth:`close`).
     """
 
     def __init__(
@@ -104,7 +117,8 @@ class ColoniesClient:
         self._transport: Transport = transport or HttpTransport(host, port, tls=tls, verify=verify)
         self._server_clock = server_clock
         self._replies = threading.local()  # .last: the raw reply rpc() received last on a thread
-        self._closed = False
+        # Set once by close(); the waits pause on it, so that they wake at once.
+        self._closed_event = threading.Event()
         # What close() must end: subscription threads, and streams iterated on callers' threads.
         self._subscriptions: set[Subscription] = set()
         self._streams: set[Stream] = set()
@@ -172,13 +186,19 @@ class ColoniesClient:
     def close(self) -> None:
         """Stop every subscription and stream of this client and release its connections. Idempotent.
 
-        A ``Channel.stream()`` still being iterated then raises
-        :class:`~colonies_sync.StreamClosed`.
+        Subscriptions end as at their timeout (``on_close``). A thread blocked in
+        :meth:`wait`, :meth:`wait_for_state` or :meth:`wait_for_running`, or
+        iterating a ``Channel.stream()``, wakes at once and raises
+        :class:`~colonies_sync.StreamClosed` ("the client is closed"), as does
+        every call made afterwards: one error for "this client was closed"
+        wherever it is met. (It is also a ``ValueError``, which calls on a
+        closed client raised before.) A request already on the wire is not cut
+        short; its reply is still returned.
         """
         with self._subscriptions_lock:
-            if self._closed:
+            if self._closed_event.is_set():
                 return
-            self._closed = True
+            self._closed_event.set()
             subscriptions = list(self._subscriptions)
             streams = list(self._streams)
         for subscription in subscriptions:  # signal them all first, then wait: they end in parallel
@@ -191,15 +211,27 @@ class ColoniesClient:
 
     def _open_stream(self) -> Stream:
         """Open a stream that :meth:`close` will close; give it back with :meth:`_release_stream`."""
-        if self._closed:
-            raise StreamClosed("the client is closed")
-        stream = self._transport.open_stream(timeout=self.timeout)
+        self._check_open()
+        try:
+            stream = self._transport.open_stream(timeout=self.timeout)
+        except ColoniesConnectionError as exc:
+            self._check_open(exc)  # the transport refused because close() closed it meanwhile
+            raise
         with self._subscriptions_lock:
-            if not self._closed:
+            if not self._closed_event.is_set():
                 self._streams.add(stream)
                 return stream
         stream.close()
-        raise StreamClosed("the client is closed")
+        raise self._closed_error()
+
+    def _closed_error(self) -> ClientClosed:
+        """The error for using this client after :meth:`close` (a ``StreamClosed``, and a ``ValueError``)."""
+        return ClientClosed("the client is closed")
+
+    def _check_open(self, cause: Optional[BaseException] = None) -> None:
+        """Raise the closed error (from ``cause``) once :meth:`close` has run."""
+        if self._closed_event.is_set():
+            raise self._closed_error() from cause
 
     def _release_stream(self, stream: Stream) -> None:
         with self._subscriptions_lock:
@@ -208,8 +240,8 @@ class ColoniesClient:
 
     @property
     def closed(self) -> bool:
-        """True once :meth:`close` has run."""
-        return self._closed
+        """True once :meth:`close` has run (or begun)."""
+        return self._closed_event.is_set()
 
     def __enter__(self) -> ColoniesClient:
         return self
@@ -265,8 +297,7 @@ class ColoniesClient:
         self, msgtype: str, fields: Optional[Mapping[str, Any]], prvkey: Optional[str], timeout: Optional[float]
     ) -> RawReply:
         """Sign ``msgtype`` with ``fields`` and send it; the raw reply."""
-        if self._closed:
-            raise ValueError("the client is closed")
+        self._check_open()
         message: dict[str, Any] = {"msgtype": msgtype}
         if fields:
             message.update(fields)
@@ -277,7 +308,11 @@ class ColoniesClient:
                 f"{msgtype} must be signed: give the client a private key (prvkey=) or set COLONIES_PRVKEY"
             )
         envelope = encode_request(message, key, self._crypto)
-        return self._transport.call(envelope, timeout=timeout or self.timeout)
+        try:
+            return self._transport.call(envelope, timeout=timeout or self.timeout)
+        except ColoniesConnectionError as exc:
+            self._check_open(exc)  # the transport refused because close() closed it meanwhile
+            raise
 
     # --- server -------------------------------------------------------------------------
 
@@ -622,8 +657,7 @@ class ColoniesClient:
                 self._subscriptions.discard(subscription)
 
         with self._subscriptions_lock:
-            if self._closed:
-                raise ValueError("the client is closed")
+            self._check_open()
             # Its thread's on_finish takes this lock, so it cannot run before the add.
             subscription = Subscription(name, body, on_error, on_close, finished)
             self._subscriptions.add(subscription)
@@ -706,18 +740,19 @@ class ColoniesClient:
         """Poll until the process is no longer WAITING, and return it.
 
         Returns a process that already finished too (check ``.state``). Raises
-        :class:`~colonies_sync.WaitTimeout` after ``timeout`` seconds.
+        :class:`~colonies_sync.WaitTimeout` after ``timeout`` seconds, and
+        :class:`~colonies_sync.StreamClosed` at once when the client is
+        closed, from any thread.
         """
         deadline = Deadline(timeout, self._server_clock)
-        pause = threading.Event()
         while True:
-            process = self.get_process(process_id)
+            process = self.get_process(process_id)  # the closed error once the client is closed
             if process.state is not ProcessState.WAITING:
                 return process
             remaining = deadline.left() or 0.0
             if remaining <= 0:
                 raise WaitTimeout(f"process {process_id} still WAITING after {timeout:g} s")
-            pause.wait(min(poll_interval, remaining))
+            self._closed_event.wait(min(poll_interval, remaining))  # close() ends the pause at once
 
     def wait_for_state(
         self,
@@ -732,7 +767,9 @@ class ColoniesClient:
         A process that reaches another terminal state cannot reach ``state``
         any more, so it is returned too: check ``.state``. Between events the
         process is polled every ``poll_interval`` seconds, which also covers a
-        stream that cannot be opened. Raises :class:`~colonies_sync.WaitTimeout`.
+        stream that cannot be opened. Raises :class:`~colonies_sync.WaitTimeout`,
+        and :class:`~colonies_sync.StreamClosed` at once when the client is
+        closed, from any thread.
         """
         wanted = ProcessState(int(state))
         return self._wait_states(process_id, [wanted], timeout, poll_interval, stop_on_terminal=True)
@@ -742,7 +779,9 @@ class ColoniesClient:
 
         The SUCCESS event of the real server may carry stale output, so the
         process is always read again before it is returned. Raises
-        :class:`~colonies_sync.WaitTimeout`.
+        :class:`~colonies_sync.WaitTimeout`, and
+        :class:`~colonies_sync.StreamClosed` at once when the client is
+        closed, from any thread.
         """
         terminal = [ProcessState.SUCCESS, ProcessState.FAILED, ProcessState.CANCELLED]
         return self._wait_states(process_id, terminal, timeout, poll_interval, stop_on_terminal=True)
@@ -763,7 +802,6 @@ class ColoniesClient:
         current = self.get_process(process_id)
         if done(current):
             return current
-        pause = threading.Event()
         while True:
             if deadline.passed():
                 raise WaitTimeout(
@@ -771,13 +809,16 @@ class ColoniesClient:
                     f"(it is {current.state.name})"
                 )
             try:
+                # Without a control of its own, the stream ends with the closed error, at once, on close().
                 for event in process_events(self, process_id, [int(s) for s in states], deadline, quiet=poll_interval):
                     current = self.get_process(process_id)  # an event may be stale: read it again
                     if done(current):
                         return current
                     del event
+            except ClientClosed:
+                raise
             except ColoniesConnectionError:
-                pause.wait(min(poll_interval, deadline.left() or 0.0))
+                self._closed_event.wait(min(poll_interval, deadline.left() or 0.0))  # close() ends it at once
             current = self.get_process(process_id)
             if done(current):
                 return current

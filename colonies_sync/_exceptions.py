@@ -4,7 +4,8 @@ Every exception raised on purpose by this package derives from ``ColoniesError``
 
     ColoniesError
     ├── ColoniesConnectionError      network failure or client-side timeout
-    │   └── CertificateVerificationError  TLS: the server's certificate was refused
+    │   ├── CertificateVerificationError  TLS: the server's certificate was refused
+    │   └── StreamClosed             a stream went away, or the client was closed (in ``_transport``)
     ├── ProtocolError                a reply that is not a valid envelope
     ├── CryptoError (ValueError)
     │   ├── InvalidPrivateKey        not a 64-hex-digit scalar in 1..n-1
@@ -29,6 +30,11 @@ Every exception raised on purpose by this package derives from ``ColoniesError``
 The real server reports an unknown process as 404 on some calls and as 500
 ("..., process is nil") on others; ``except ProcessNotFound`` catches both,
 because the 500 form raises ``UnknownProcess``.
+
+Using a client after ``close()`` raises ``StreamClosed`` ("the client is
+closed"), and so does a call that another thread is blocked in when it is
+closed (``wait*``, ``Channel.stream``): one error for "this client was closed",
+which is also a ``ValueError`` for code written when calls raised that.
 
 ``ServerError`` keeps the server's ``status`` and ``message`` word for word, so
 code can still branch on the text when the class is not specific enough.

@@ -73,10 +73,15 @@ class _Stop(Exception):
 
 
 class _Control:
-    """What a running subscription checks between reads: close requests, the open stream."""
+    """What a running subscription checks between reads: close requests, the open stream.
 
-    def __init__(self) -> None:
-        self.stop = threading.Event()
+    ``check`` and ``pause`` raise ``stopped()`` once ``stop`` is set: ``_Stop``
+    (a normal end) by default; see :func:`_closing_control` for the other use.
+    """
+
+    def __init__(self, stop: Optional[threading.Event] = None, stopped: Callable[[], BaseException] = _Stop) -> None:
+        self.stop = stop if stop is not None else threading.Event()
+        self._stopped = stopped
         self.ended = ""  # why a stream ended on its own: "timeout" or "process closed"
         self._stream: Optional[Stream] = None
         self._lock = threading.Lock()
@@ -96,12 +101,22 @@ class _Control:
 
     def check(self) -> None:
         if self.stop.is_set():
-            raise _Stop()
+            raise self._stopped()
 
     def pause(self, seconds: float) -> None:
         """Wait, but wake at once on close."""
         if self.stop.wait(seconds):
-            raise _Stop()
+            raise self._stopped()
+
+
+def _closing_control(client: ColoniesClient) -> _Control:
+    """The control of a generator read on the caller's thread, with no owner to close it.
+
+    It stops when the client is closed: reads and backoff pauses end at once
+    with the client's closed error (a ``StreamClosed``). Never ``close()`` it:
+    its ``stop`` is the client's own.
+    """
+    return _Control(client._closed_event, client._closed_error)
 
 
 def _open(client: ColoniesClient, control: _Control, messages: list[dict[str, Any]]) -> Stream:
@@ -142,8 +157,7 @@ def _retry_pause(
     if opened is not None and time.monotonic() - opened >= _HEALTHY_SECONDS:
         backoff.reset()
     control.check()
-    if client.closed:
-        raise StreamClosed("the client is closed") from error
+    client._check_open(error)
     if isinstance(error, CertificateVerificationError):
         raise error  # the next attempt would meet the same certificate
     delay = backoff.next_delay()
@@ -181,9 +195,10 @@ def process_events(
     drop before the client's own deadline is a failure, and the subscription
     is renewed for the time left (with ``backoff``). The server then sends the
     current state again when it matches: an event equal to the last one for
-    its state is not repeated.
+    its state is not repeated. Without a ``control``, closing the client ends
+    it at once with the client's closed error (a ``StreamClosed``).
     """
-    control = control or _Control()
+    control = control or _closing_control(client)
     backoff = backoff or Backoff()
     deadline = timeout if isinstance(timeout, Deadline) else Deadline(timeout, client._server_clock)
     last: dict[ProcessState, Process] = {}
@@ -281,9 +296,11 @@ def channel_batches(
     ends it. Returns at ``timeout`` or when the process has closed (the stream
     went quiet for ``quiet`` seconds and ``get_process`` says so, or a resume
     found the channel gone). A dropped stream is retried with ``backoff``; when
-    its attempts run out, or on an error frame, the error is raised.
+    its attempts run out, or on an error frame, the error is raised. Closing
+    the client ends it with the client's closed error (a ``StreamClosed``);
+    without a ``control``, at once, even during a backoff pause.
     """
-    control = control or _Control()
+    control = control or _closing_control(client)
     backoff = backoff or Backoff()
     deadline = Deadline(timeout, client._server_clock)
     position = max(0, after)
@@ -375,8 +392,7 @@ def channel_batches(
 
 def _process_closed(client: ColoniesClient, process_id: str) -> bool:
     """Whether the process has ended (or is gone): what a quiet channel stream may mean."""
-    if client.closed:
-        raise StreamClosed("the client is closed")
+    client._check_open()
     try:
         state = client.get_process(process_id).state
     except ProcessNotFound:

@@ -10,19 +10,26 @@ Determinism without sleeps: a wrapping transport acts between two polls, and
 the tests wait for the client's subscriptions to be registered on the fake
 before they change the process. ``poll_interval=30`` keeps polling out of the
 tests that are about events.
+
+Closing the client from another thread ends each wait at once with
+``StreamClosed`` ("the client is closed"), the error every call on a closed
+client raises: the waits' timeouts, poll intervals and backoff pauses are a
+minute there, so only the wake-up on close can end them within ``JOIN``.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 
-from colonies_sync import Process, ProcessState, WaitTimeout
-from tests.subscriptions.helpers import JOIN, Background, World
+from colonies_sync import ColoniesClient, ColoniesError, Process, ProcessState, StreamClosed, WaitTimeout
+from colonies_sync import _subscription
+from tests.subscriptions.helpers import JOIN, Background, World, await_server_release
 
 
 def _on_first_poll(world: World, wrapper: Any, action: Any) -> None:
@@ -229,3 +236,114 @@ def test_wait_times_out_with_wait_timeout_which_is_a_timeout_error(world: World)
     assert isinstance(info.value, TimeoutError)
     assert 0.3 <= time.monotonic() - started < JOIN
     world.fake.wait_until(lambda: world.fake.subscriptions(pid) == 0, JOIN)
+
+
+# --- close() from another thread ---------------------------------------------------------------
+
+WAITS: dict[str, Callable[[ColoniesClient, str], Process]] = {
+    "wait_for_running": lambda client, pid: client.wait_for_running(pid, timeout=60, poll_interval=60),
+    "wait_for_state": lambda client, pid: client.wait_for_state(
+        pid, ProcessState.RUNNING, timeout=60, poll_interval=60
+    ),
+    "wait": lambda client, pid: client.wait(pid, timeout=60, poll_interval=60),
+}
+# What each wait subscribes to on the fake: wait_for_running only polls.
+SUBSCRIPTIONS = {"wait_for_running": 0, "wait_for_state": 1, "wait": 3}
+
+
+def _assert_client_closed(error: BaseException) -> None:
+    """The one error for "this client was closed": a StreamClosed (a ColoniesError), also a ValueError."""
+    assert isinstance(error, StreamClosed), repr(error)
+    assert isinstance(error, ColoniesError) and isinstance(error, ValueError)
+    assert str(error) == "the client is closed"
+
+
+def _count_polls(wrapper: Any) -> Callable[[int], None]:
+    """``wait_polls(n)``: until ``n`` getprocessmsg replies reached the client (failing after ``JOIN``)."""
+    polls = threading.Condition()
+    count = [0]
+
+    def after_call(message: dict[str, Any], reply: Any) -> None:
+        if message["msgtype"] == "getprocessmsg":
+            with polls:
+                count[0] += 1
+                polls.notify_all()
+
+    wrapper.after_call = after_call
+
+    def wait_polls(n: int) -> None:
+        with polls:
+            assert polls.wait_for(lambda: count[0] >= n, JOIN), f"only {count[0]} of {n} polls"
+
+    return wait_polls
+
+
+@pytest.mark.parametrize("how", list(WAITS))
+def test_closing_the_client_ends_a_wait_on_another_thread_at_once_with_stream_closed(world: World, how: str) -> None:
+    """The waiter is polling (pausing a minute) or on a stream (quiet for a minute): close() wakes it."""
+    pid = world.submit()
+    client, wrapper = world.wrapped("submitter")
+    wait_polls = _count_polls(wrapper)
+    waiter = Background(WAITS[how], client, pid)
+    waiter.start()
+    wait_polls(1)  # it read the process, WAITING, and went on to wait
+    if SUBSCRIPTIONS[how]:
+        world.wait_subscribed(SUBSCRIPTIONS[how], pid)
+    client.close()
+    _assert_client_closed(waiter.failure(JOIN))
+    await_server_release(world, pid)
+    assert world.fake.process(pid).state is ProcessState.WAITING  # nothing else happened to it
+
+
+@pytest.mark.parametrize("how", ["wait_for_state", "wait"])
+def test_closing_the_client_ends_a_wait_in_its_reconnect_backoff_at_once(world: World, how: str, monkeypatch) -> None:
+    """Streams refused: the wait polls and pauses a minute between attempts to connect; close() ends the pause."""
+    monkeypatch.setattr(_subscription.random, "uniform", lambda low, high: 60.0)
+    pid = world.submit()
+    client, wrapper = world.wrapped("submitter")
+    wrapper.refuse_streams = True
+    wait_polls = _count_polls(wrapper)
+    waiter = Background(WAITS[how], client, pid)
+    waiter.start()
+    assert wrapper.refused.wait(JOIN)
+    wait_polls(2)  # the first read, and the poll after the refused stream: next comes the backoff pause
+    client.close()
+    _assert_client_closed(waiter.failure(JOIN))
+    assert wrapper.refusals == 1
+
+
+@pytest.mark.parametrize("how", list(WAITS))
+def test_a_wait_started_after_close_raises_the_same_error(world: World, how: str) -> None:
+    pid = world.submit()
+    client, wrapper = world.wrapped("submitter")
+    client.close()
+    with pytest.raises(StreamClosed) as info:
+        WAITS[how](client, pid)
+    _assert_client_closed(info.value)
+    assert (wrapper.messages, wrapper.opens) == ([], 0)
+
+
+@pytest.mark.parametrize("how", list(WAITS))
+def test_closing_one_client_does_not_disturb_another_client_s_wait(world: World, how: str) -> None:
+    """The wake-up belongs to the client closed: a wait on another client goes on and returns."""
+    pid = world.submit()
+    client, wrapper = world.wrapped("submitter")
+    other, _ = world.wrapped("submitter")
+    wait_polls = _count_polls(wrapper)
+    waiter = Background(
+        {
+            "wait_for_running": lambda: client.wait_for_running(pid, timeout=60, poll_interval=0.05),
+            "wait_for_state": lambda: client.wait_for_state(pid, ProcessState.RUNNING, timeout=60, poll_interval=60),
+            "wait": lambda: client.wait(pid, timeout=60, poll_interval=60),
+        }[how]
+    )
+    waiter.start()
+    wait_polls(1)
+    if SUBSCRIPTIONS[how]:
+        world.wait_subscribed(SUBSCRIPTIONS[how], pid)
+    other.close()
+    assert world.ex.assign("dev", -1).processid == pid
+    if how == "wait":
+        world.ex.close_process(pid, output=["done"])
+    process = waiter.finish()
+    assert process.state is (ProcessState.SUCCESS if how == "wait" else ProcessState.RUNNING)
