@@ -16,7 +16,10 @@ assign, deadlines and their error texts) and answers the same envelopes.
 
 from colonies_fake._channels import ChannelLimits
 from colonies_fake._clock import Clock, FakeClock, RealClock
-from colonies_fake._core import ColonyKeys, ExecutorKeys, FakeColonies, Faults, Reply, UserKeys
+from colonies_fake._core import FakeColonies
+from colonies_fake._faults import Faults
+from colonies_fake._keys import ColonyKeys, ExecutorKeys, UserKeys
+from colonies_fake._replies import Reply
 from colonies_fake._http import FakeColoniesServer
 from colonies_fake._sandbox import Sandbox
 from colonies_fake._transport import InProcessTransport

@@ -23,12 +23,14 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional
 
-import attrs
 
 from colonies_fake import _messages as msgs
 from colonies_fake._channels import ChannelLimits, ChannelRouter
 from colonies_fake._clock import Clock, FakeClock
 from colonies_fake._errors import EmptyReply, Fail, FakeClosed
+from colonies_fake._faults import Faults
+from colonies_fake._keys import ColonyKeys, ExecutorKeys, UserKeys
+from colonies_fake._replies import Reply, envelope, error_envelope
 from colonies_fake._gojson import GoJSONError, decode_message, dumps, go_b64decode, parse
 from colonies_fake._records import (
     UNREGISTERED,
@@ -40,7 +42,7 @@ from colonies_fake._records import (
     db_time,
 )
 from colonies_fake._processes import ProcessTable
-from colonies_fake._pubsub import PubSub, error_frame, reply_frame
+from colonies_fake._pubsub import PubSub
 from colonies_fake._schema import ENVELOPE, EXECUTOR, USER
 from colonies_sync._crypto import Crypto, SignerHint
 from colonies_sync._exceptions import InvalidSignature
@@ -49,26 +51,9 @@ if TYPE_CHECKING:
     import colonies_sync
     from colonies_sync import ColoniesClient
 
-__all__ = ["ColonyKeys", "ExecutorKeys", "FakeColonies", "Faults", "Reply", "UserKeys"]
+__all__ = ["FakeColonies"]
 
 log = logging.getLogger("colonies_fake")
-
-
-class Reply(NamedTuple):
-    """An answer to one request: HTTP status and body bytes."""
-
-    status: int
-    body: bytes
-
-
-def envelope(payloadtype: str, payload: Any) -> bytes:
-    """A reply envelope as the real server writes it."""
-    return reply_frame(payloadtype, dumps(payload)).encode("utf-8")
-
-
-def error_envelope(status: int, message: str) -> Reply:
-    """An error reply: the same status in the HTTP line and in the payload."""
-    return Reply(status, error_frame(status, message).encode("utf-8"))
 
 
 class Answer(NamedTuple):
@@ -76,120 +61,6 @@ class Answer(NamedTuple):
 
     payloadtype: str
     payload: Any
-
-
-@attrs.frozen
-class ColonyKeys:
-    """A colony made by :meth:`FakeColonies.add_colony`: ``prvkey`` is the colony owner's key (never in a repr)."""
-
-    name: str
-    id: str
-    prvkey: str = attrs.field(repr=False)
-
-
-@attrs.frozen
-class ExecutorKeys:
-    """An executor made by :meth:`FakeColonies.add_executor`, with its key (never in a repr)."""
-
-    name: str
-    id: str
-    prvkey: str = attrs.field(repr=False)
-    type: str
-    colonyname: str
-
-
-@attrs.frozen
-class UserKeys:
-    """A user made by :meth:`FakeColonies.add_user`, with its key (never in a repr)."""
-
-    name: str
-    id: str
-    prvkey: str = attrs.field(repr=False)
-    colonyname: str
-
-
-class Faults:
-    """Fault injection for tests.
-
-    ``fail_next(n, status=500, message=...)`` answers the next ``n`` API calls
-    with that error envelope; ``delay(seconds)`` holds every API call that long
-    (real time) before handling it; ``drop_streams()`` cuts every open
-    WebSocket (in-process streams too) without a close frame;
-    ``double_delivery(n=1)`` makes the next ``n`` channel subscriptions send
-    their last replayed entry again as a live one, as the real server's
-    replay/live race can (PROTOCOL.md 9.4); ``clear()`` undoes the lasting ones.
-    """
-
-    def __init__(self, fake: Optional[FakeColonies] = None) -> None:
-        self._fake = fake
-        self._lock = threading.Lock()
-        self._fail_count = 0
-        self._fail_status = 500
-        self._fail_message = ""
-        self._delay = 0.0
-        self._double_deliveries = 0
-
-    def fail_next(self, n: int = 1, status: int = 500, message: str = "injected fault") -> None:
-        """Answer the next ``n`` requests with ``status`` and ``message``."""
-        with self._lock:
-            self._fail_count = n
-            self._fail_status = status
-            self._fail_message = message
-
-    def delay(self, seconds: float) -> None:
-        """Hold every request ``seconds`` (real time) before handling it; 0 turns it off.
-
-        A held request ends early, unanswered, when its client goes away or the fake closes.
-        """
-        with self._lock:
-            self._delay = max(0.0, seconds)
-
-    def drop_streams(self) -> int:
-        """Cut every open WebSocket stream now, as a network failure would; returns how many."""
-        if self._fake is None:
-            return 0
-        with self._fake._lock:
-            count = len(self._fake.pubsub.sessions)
-            self._fake.pubsub.drop_all()
-        return count
-
-    def double_delivery(self, n: int = 1) -> None:
-        """The next ``n`` channel subscriptions deliver their last replayed entry twice."""
-        with self._lock:
-            self._double_deliveries = n
-
-    def take_double_delivery(self) -> bool:
-        """Whether this channel subscription should repeat its last replayed entry."""
-        with self._lock:
-            if self._double_deliveries <= 0:
-                return False
-            self._double_deliveries -= 1
-            return True
-
-    def clear(self) -> None:
-        """Turn off every fault."""
-        with self._lock:
-            self._fail_count = 0
-            self._delay = 0.0
-            self._double_deliveries = 0
-
-    @property
-    def pending_failures(self) -> int:
-        """How many of the failures asked for with :meth:`fail_next` are still to come."""
-        return self._fail_count
-
-    @property
-    def current_delay(self) -> float:
-        """The delay now applied to each request, in seconds."""
-        return self._delay
-
-    def take_failure(self) -> Optional[Reply]:
-        """The injected failure for this request, if one is pending."""
-        with self._lock:
-            if self._fail_count <= 0:
-                return None
-            self._fail_count -= 1
-            return error_envelope(self._fail_status, self._fail_message)
 
 
 class Call(NamedTuple):

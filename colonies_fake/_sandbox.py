@@ -17,7 +17,8 @@ import ssl
 from typing import Any, Optional
 
 from colonies_fake._clock import Clock, RealClock
-from colonies_fake._core import ColonyKeys, ExecutorKeys, FakeColonies, UserKeys
+from colonies_fake._core import FakeColonies
+from colonies_fake._keys import ColonyKeys, ExecutorKeys, UserKeys
 from colonies_fake._http import FakeColoniesServer
 from colonies_sync import ColoniesClient
 

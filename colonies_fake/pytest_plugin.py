@@ -26,7 +26,8 @@ import attrs
 import pytest
 
 from colonies_fake._clock import FakeClock
-from colonies_fake._core import ColonyKeys, ExecutorKeys, FakeColonies, UserKeys
+from colonies_fake._core import FakeColonies
+from colonies_fake._keys import ColonyKeys, ExecutorKeys, UserKeys
 from colonies_fake._http import FakeColoniesServer
 from colonies_fake._transport import InProcessTransport
 from colonies_sync import ColoniesClient, Colony, Crypto, Executor, Forbidden, NotFound, ProcessState, User
