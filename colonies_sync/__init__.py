@@ -15,7 +15,7 @@ Everything public is importable from here; the modules behind it are private.
 """
 
 from colonies_sync._channel import Channel
-from colonies_sync._client import ColoniesClient
+from colonies_sync._client import ClientClosed, ColoniesClient
 from colonies_sync._crypto import Crypto
 from colonies_sync._exceptions import (
     BadRequest,
@@ -72,6 +72,7 @@ __all__ = [
     "Channel",
     "ChannelFull",
     "ChannelNotFound",
+    "ClientClosed",
     "ColoniesClient",
     "ColoniesConnectionError",
     "ColoniesError",

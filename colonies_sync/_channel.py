@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Generator, Iterator, Optional, Union
 
 from colonies_sync._exceptions import StreamError, WaitTimeout
 from colonies_sync._models import MsgEntry
-from colonies_sync._subscription import _Control, channel_batches
+from colonies_sync._subscription import _closing_control, channel_batches
 
 if TYPE_CHECKING:
     from colonies_sync._client import ColoniesClient
@@ -158,7 +158,7 @@ class Channel:
         down at the deadline). Breaking out of
         the loop, or ``close()`` on the iterator, releases the connection.
         """
-        control = _Control()
+        control = _closing_control(self.client)  # closing the client ends it at once, even mid-backoff
         batches = channel_batches(self.client, self.process_id, self.name, after, timeout, control, quiet=quiet)
         try:
             for batch in batches:
@@ -169,8 +169,7 @@ class Channel:
                     if entry.type == "end":
                         return
         finally:
-            batches.close()
-            control.close()
+            batches.close()  # releases the stream
         if control.ended == "process closed":
             raise StreamError(f"process {self.process_id} ended (or is gone) before an end entry on {self.name!r}")
         raise WaitTimeout(f"no end entry on channel {self.name!r} within {timeout:g} s")
@@ -191,7 +190,7 @@ class Channel:
         me = self._sender()
         # Our newest entry cannot be before the last position we found one of ours at.
         start = self._scan_from if sequence == self._last_sequence else 0
-        control = _Control()
+        control = _closing_control(self.client)  # closing the client ends it at once, even mid-backoff
         batches = channel_batches(self.client, self.process_id, self.name, start, timeout, control, quiet=quiet)
         position = start
         found = False
@@ -205,8 +204,7 @@ class Channel:
                         return entry
                     position += 1
         finally:
-            batches.close()
-            control.close()
+            batches.close()  # releases the stream
         if control.ended == "process closed":
             raise StreamError(f"process {self.process_id} ended (or is gone) before a reply to sequence {sequence}")
         raise WaitTimeout(f"no reply to sequence {sequence} on channel {self.name!r} within {timeout:g} s")

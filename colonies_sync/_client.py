@@ -43,12 +43,13 @@ _T = TypeVar("_T")
 
 
 class ClientClosed(StreamClosed, ValueError):
-    """The client is closed: what every use of a closed client raises, and what close() wakes waiters with.
+    """The client is closed: what every use of a closed client raises, and what ``close()`` wakes waiters with.
 
-    Catch it as :class:`~colonies_sync.StreamClosed`, which it is (a
-    ``ColoniesConnectionError``): a ``Channel.stream()`` cut short by
-    ``close()`` has always raised that. It is also a ``ValueError``, which
-    ``rpc()`` and ``subscribe_*()`` raised for a closed client before.
+    It is a :class:`~colonies_sync.StreamClosed` (so a stream or wait cut
+    short by ``close()`` raises one kind of error), and so a
+    ``ColoniesConnectionError``: a loop that retries on connection errors
+    should stop on this one first, since retrying cannot help. It is also a
+    ``ValueError``: using a closed client is a mistake in the calling code.
     """
 
 

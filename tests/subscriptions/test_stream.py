@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from colonies_sync import MsgEntry, StreamError, WaitTimeout
+from colonies_sync import MsgEntry, StreamClosed, StreamError, WaitTimeout, _subscription
 from tests.subscriptions.conftest import MakeWorld
 from tests.subscriptions.helpers import (
     BUFFER_FULL,
@@ -278,3 +278,23 @@ def test_request_raises_stream_error_when_the_process_closes_first(world: World)
     world.ex.close_process(pid)
     error = asker.failure()
     assert type(error) is StreamError
+
+
+@pytest.mark.parametrize("how", ["stream", "request"])
+def test_closing_the_client_ends_a_stream_in_its_reconnect_backoff_at_once(world: World, how: str, monkeypatch) -> None:
+    """Streams refused and a minute's pause before the next attempt: close() ends the pause at once."""
+    monkeypatch.setattr(_subscription.random, "uniform", lambda low, high: 60.0)
+    pid = world.run()
+    client, wrapper = world.wrapped("submitter")
+    wrapper.refuse_streams = True
+    channel = client.channel(pid, "chat")
+    if how == "stream":
+        reader = Background(consume, channel.stream(timeout=120), [])
+    else:
+        reader = Background(channel.request, "anyone?", timeout=120)
+    reader.start()
+    assert wrapper.refused.wait(JOIN)  # the first attempt was refused: the reader is in its pause now
+    client.close()
+    error = reader.failure(JOIN)
+    assert isinstance(error, StreamClosed) and str(error) == "the client is closed"
+    assert wrapper.refusals == 1
