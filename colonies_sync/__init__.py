@@ -15,7 +15,7 @@ Everything public is importable from here; the modules behind it are private.
 """
 
 from colonies_sync._channel import Channel
-from colonies_sync._client import ClientClosed, ColoniesClient
+from colonies_sync._client import ColoniesClient
 from colonies_sync._crypto import Crypto
 from colonies_sync._exceptions import (
     BadRequest,
@@ -60,7 +60,7 @@ from colonies_sync._models import (
     User,
 )
 from colonies_sync._subscription import Subscription
-from colonies_sync._transport import HttpTransport, RawReply, Stream, StreamClosed, Transport
+from colonies_sync._transport import ClientClosed, HttpTransport, RawReply, Stream, StreamClosed, Transport
 
 __version__ = "0.1.0"
 

@@ -35,22 +35,11 @@ from colonies_sync._models import (
     User,
 )
 from colonies_sync._rpc import UNSIGNED_TYPES, decode_reply, encode_request, list_of, parse_payload
-from colonies_sync._transport import HttpTransport, RawReply, Stream, StreamClosed, Transport
+from colonies_sync._transport import ClientClosed, HttpTransport, RawReply, Stream, Transport
 
 __all__ = ["ColoniesClient"]
 
 _T = TypeVar("_T")
-
-
-class ClientClosed(StreamClosed, ValueError):
-    """The client is closed: what every use of a closed client raises, and what ``close()`` wakes waiters with.
-
-    It is a :class:`~colonies_sync.StreamClosed` (so a stream or wait cut
-    short by ``close()`` raises one kind of error), and so a
-    ``ColoniesConnectionError``: a loop that retries on connection errors
-    should stop on this one first, since retrying cannot help. It is also a
-    ``ValueError``: using a closed client is a mistake in the calling code.
-    """
 
 
 # How much longer than an assign long-poll the HTTP read may take before the

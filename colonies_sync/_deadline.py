@@ -13,6 +13,10 @@ from typing import Callable, Optional
 
 __all__ = ["Deadline"]
 
+# How long a wait blocks at a time when a server clock is given, in real seconds: the test that
+# owns that clock may move it at any moment, and only a look at it tells.
+_SLICE = 0.25
+
 
 class Deadline:
     """The end of a wait ``seconds`` from now (``None``: no end)."""
@@ -25,12 +29,21 @@ class Deadline:
         self._server_at = None if self._clock is None or seconds is None else self._clock() + seconds
 
     def left(self) -> Optional[float]:
-        """Real seconds left to wait: 0.0 once either clock has reached the end; ``None`` for no end."""
+        """Seconds left to wait, by whichever clock is nearer the end (0.0 once one is there); ``None`` for no end.
+
+        Also what a subscription asks the server for, so that a server on the
+        given clock ends its side when this deadline passes there.
+        """
         if self._real_at is None:
             return None
-        if self._clock is not None and self._server_at is not None and self._clock() >= self._server_at:
-            return 0.0
-        return max(0.0, self._real_at - time.monotonic())
+        left = max(0.0, self._real_at - time.monotonic())
+        if self._clock is not None and self._server_at is not None:
+            left = min(left, max(0.0, self._server_at - self._clock()))
+        return left
+
+    def slice(self, seconds: float) -> float:
+        """How long to block now for a wait of ``seconds``: short slices while a server clock can jump."""
+        return min(seconds, _SLICE) if self._clock is not None else seconds
 
     def passed(self) -> bool:
         """Whether the wait is over."""

@@ -33,7 +33,7 @@ from colonies_sync._exceptions import (
 )
 from colonies_sync._models import MsgEntry, Process, ProcessState
 from colonies_sync._rpc import encode_request, list_of, parse_frame
-from colonies_sync._transport import Stream, StreamClosed
+from colonies_sync._transport import ClientClosed, Stream, StreamClosed
 
 if TYPE_CHECKING:
     from colonies_sync._client import ColoniesClient
@@ -226,23 +226,28 @@ def process_events(
             _retry_pause(client, control, backoff, exc, deadline)
             continue
         opened = time.monotonic()
+        quiet_at = opened + quiet if quiet else None  # when the caller is next told of a quiet spell
         try:
             while True:
                 control.check()
                 remaining = deadline.left() or 0.0
                 if remaining <= 0:
                     return
+                wait = remaining if quiet_at is None else min(remaining, max(0.0, quiet_at - time.monotonic()))
                 try:
-                    frame = stream.receive(min(remaining, quiet) if quiet else remaining)
+                    frame = stream.receive(deadline.slice(wait))
                 except StreamClosed:
                     control.check()
                     if (deadline.left() or 0.0) <= _DROP_TOLERANCE:
                         return  # the server's end of the subscription at its timeout
                     raise
                 if frame is None:
-                    if quiet:
-                        yield None
+                    if quiet and quiet_at is not None and time.monotonic() >= quiet_at:
+                        yield None  # the caller may poll meanwhile: the next spell starts after it
+                        quiet_at = time.monotonic() + quiet
                     continue
+                if quiet:
+                    quiet_at = time.monotonic() + quiet
                 process = parse_frame(frame, Process.from_dict)  # ProtocolError if malformed
                 backoff.reset()
                 if last.get(process.state) == process:
@@ -337,6 +342,7 @@ def channel_batches(
             raise
         resumed, reconnecting = reconnecting, True
         opened = time.monotonic()
+        quiet_at = opened + quiet  # when a silent stream is worth a look at the process
         replay: Optional[list[MsgEntry]] = None  # this connection's first frame, while live ones may repeat it
         try:
             while True:
@@ -345,14 +351,19 @@ def channel_batches(
                 if left is not None and left <= 0:
                     control.ended = "timeout"  # our own clock says so, whatever the server's says
                     return
-                frame = stream.receive(quiet if left is None else min(quiet, left))
+                wait = max(0.0, quiet_at - time.monotonic())
+                frame = stream.receive(deadline.slice(wait if left is None else min(wait, left)))
                 if frame is None:
                     if deadline.passed():
                         continue  # the deadline passed while we waited: end at the top of the loop
+                    if time.monotonic() < quiet_at:
+                        continue  # one slice of the wait, not yet a quiet spell
                     if _process_closed(client, process_id):
                         control.ended = "process closed"
                         return
+                    quiet_at = time.monotonic() + quiet  # from the answer on: the check may have been slow
                     continue
+                quiet_at = time.monotonic() + quiet
                 try:
                     entries = parse_frame(frame, _ENTRIES)  # ProtocolError if malformed
                 except NotFound:
@@ -437,8 +448,8 @@ class Subscription:
     def _run(self) -> None:
         try:
             self._body(self._control)
-        except _Stop:
-            pass
+        except (_Stop, ClientClosed):
+            pass  # closed by its owner, or with its client (which stops its subscriptions just after)
         except BaseException as exc:  # handed to on_error and join(): never lost
             self._error = exc
             if self._on_error is not None:

@@ -30,6 +30,7 @@ import websocket
 from colonies_sync._exceptions import CertificateVerificationError, ColoniesConnectionError
 
 __all__ = [
+    "ClientClosed",
     "HttpTransport",
     "RawReply",
     "Stream",
@@ -49,6 +50,17 @@ class RawReply(NamedTuple):
 
 class StreamClosed(ColoniesConnectionError):
     """The stream's connection went away (the server dropped it, or it was closed)."""
+
+
+class ClientClosed(StreamClosed, ValueError):
+    """The client is closed: what every use of a closed client raises, and what ``close()`` wakes waiters with.
+
+    It is a :class:`~colonies_sync.StreamClosed` (so a stream or wait cut
+    short by ``close()`` raises one kind of error), and so a
+    ``ColoniesConnectionError``: a loop that retries on connection errors
+    should stop on this one first, since retrying cannot help. It is also a
+    ``ValueError``: using a closed client is a mistake in the calling code.
+    """
 
 
 @runtime_checkable
@@ -126,7 +138,8 @@ class HttpTransport:
         pool_maxsize: int = 32,
     ) -> None:
         scheme = "https" if tls else "http"
-        self._address = (host, int(port))
+        # For the stream's own socket: the bare host, whether or not it came in URL brackets.
+        self._address = (host[1:-1] if host.startswith("[") and host.endswith("]") else host, int(port))
         self.base_url = f"{scheme}://{_host_for_url(host)}:{int(port)}"
         self.ws_url = f"{'wss' if tls else 'ws'}://{_host_for_url(host)}:{int(port)}/pubsub"
         self._connect_timeout = connect_timeout

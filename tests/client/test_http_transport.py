@@ -129,6 +129,10 @@ def test_client_maps_an_error_envelope_whatever_the_http_status(server: _Server)
 def test_urls_for_tls_and_ipv6() -> None:
     assert HttpTransport("::1", 443, tls=True).base_url == "https://[::1]:443"
     assert HttpTransport("localhost", 50080).ws_url == "ws://localhost:50080/pubsub"
+    # The stream's own socket takes the bare address, with or without the URL's brackets.
+    for given in ("::1", "[::1]"):
+        transport = HttpTransport(given, 50080)
+        assert (transport.base_url, transport._address) == ("http://[::1]:50080", ("::1", 50080))
 
 
 def test_requests_and_streams_both_ignore_proxies_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -246,3 +246,20 @@ def test_a_server_error_while_a_quiet_stream_checks_its_process_does_not_end_it(
     reader.join(JOIN)
     assert reader.error is None
     assert [e.text for e in got] == ["still streaming", ""]
+
+
+@pytest.mark.inprocess_only
+def test_a_subscription_that_meets_its_closed_client_ends_normally() -> None:
+    """close() sets the client's flag before it stops each subscription: one that meets the flag in
+    between (in a reconnect, an RPC) ends as closed, with on_close, not with an error."""
+    from colonies_sync._subscription import Subscription
+    from colonies_sync._transport import ClientClosed
+
+    def body(control: object) -> None:
+        raise ClientClosed("the client is closed")
+
+    closed, errors = threading.Event(), []
+    sub = Subscription("test", body, on_error=errors.append, on_close=closed.set)
+    assert closed.wait(JOIN)
+    sub.join(JOIN)
+    assert (errors, sub.error) == ([], None)

@@ -112,13 +112,15 @@ def test_no_end_within_the_timeout_raises_wait_timeout_after_yielding_what_came(
     assert [e.text for e in got] == ["only this"]
 
 
-def test_advancing_the_fake_s_clock_past_the_timeout_raises_wait_timeout_at_once(world: World) -> None:
+@pytest.mark.parametrize("timeout", [60, 10.5])
+def test_advancing_the_fake_s_clock_past_the_timeout_raises_wait_timeout_at_once(world: World, timeout: float) -> None:
     pid = world.run()
     got: list[MsgEntry] = []
-    reader = Background(consume, world.sub.channel(pid, "chat").stream(timeout=60), got)
+    # A minute's quiet spell: only the fake's clock can end this stream within the test's patience.
+    reader = Background(consume, world.sub.channel(pid, "chat").stream(timeout=timeout, quiet=60), got)
     reader.start()
     world.wait_subscribed(1, pid)
-    world.fake.clock.advance(61)  # the fake ends the subscription with [], and the client's own deadline passed
+    world.fake.clock.advance(timeout)  # the client's own deadline passed (and the fake's, at a whole second)
     assert isinstance(reader.failure(), WaitTimeout)
     assert got == []
 

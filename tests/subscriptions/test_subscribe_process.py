@@ -178,6 +178,21 @@ def test_advancing_the_fake_s_clock_past_the_timeout_ends_it_at_once(world: Worl
     world.fake.wait_until(lambda: world.fake.subscriptions() == 0, JOIN)
 
 
+@pytest.mark.parametrize("steps", [[10.5], [5.0, 5.5], [2.0, 2.0, 2.0, 2.0, 2.0, 0.5]])
+def test_a_fractional_timeout_ends_when_the_fake_s_clock_reaches_it_however_it_gets_there(
+    world: World, steps: list[float]
+) -> None:
+    """The fake ends its side at a whole second; the client looks at the fake's clock itself."""
+    pid = world.submit()
+    rec = Recorder()
+    subscribe(world, pid, ProcessState.RUNNING, rec, timeout=10.5)  # longer than the test waits in real time
+    world.wait_subscribed(1, pid)
+    for step in steps:
+        world.fake.clock.advance(step)
+    rec.wait_ended()
+    assert (rec.items, rec.errors, rec.closes) == ([], [], 1)
+
+
 def test_the_event_repeated_after_a_resubscription_is_not_delivered_twice(world: World) -> None:
     pid = world.submit(maxexectime=2, maxretries=3)
     assert world.ex.assign("dev", -1).processid == pid
