@@ -262,7 +262,8 @@ class ColoniesClient:
         models cannot read.
         """
         reply = self._send(msgtype, fields, prvkey, timeout)
-        self._replies.last = reply  # for _fetch, on this thread: the raw text of a reply it cannot read
+        if getattr(self._replies, "fetching", False):
+            self._replies.last = reply  # for _fetch, on this thread: the raw text of a reply it cannot read
         return decode_reply(reply.status, reply.body)[1]
 
     def _fetch(
@@ -276,12 +277,16 @@ class ColoniesClient:
     ) -> _T:
         """:meth:`rpc`, then ``parse`` the payload: a reply it cannot read is a ``ProtocolError`` with the raw text."""
         self._replies.last = None
-        payload = self.rpc(msgtype, fields, prvkey=prvkey, timeout=timeout)
-        reply: Optional[RawReply] = self._replies.last
-        self._replies.last = None
+        self._replies.fetching = True  # only then does rpc() keep the raw reply, and only until here
+        try:
+            payload = self.rpc(msgtype, fields, prvkey=prvkey, timeout=timeout)
+            reply: Optional[RawReply] = self._replies.last
+        finally:
+            self._replies.fetching = False
+            self._replies.last = None
         status = None if reply is None else reply.status  # None: an override of rpc() did not call ours
         text = "" if reply is None else reply.body.decode("utf-8", "replace")
-        return parse_payload(msgtype, payload, parse, status=status, text=text)
+        return parse_payload(msgtype, payload, parse, status=status, text=text, frame=False)
 
     def _send(
         self, msgtype: str, fields: Optional[Mapping[str, Any]], prvkey: Optional[str], timeout: Optional[float]
@@ -787,7 +792,8 @@ class ColoniesClient:
         deadline = Deadline(timeout, self._server_clock)
 
         def done(process: Process) -> bool:
-            return process.state in states or (stop_on_terminal and process.state.is_terminal)
+            state = process.state  # a state this client does not know stays a plain int
+            return state in states or (stop_on_terminal and isinstance(state, ProcessState) and state.is_terminal)
 
         current = self.get_process(process_id)
         if done(current):
@@ -796,7 +802,7 @@ class ColoniesClient:
             if deadline.passed():
                 raise WaitTimeout(
                     f"process {process_id} not in {[s.name for s in states]} after {timeout:g} s "
-                    f"(it is {current.state.name})"
+                    f"(it is {getattr(current.state, 'name', current.state)})"
                 )
             try:
                 # Without a control of its own, the stream ends with the closed error, at once, on close().

@@ -172,6 +172,8 @@ def _str(v: Any) -> str:
 def _int(v: Any) -> int:
     if v is None or v == "":
         return 0
+    if isinstance(v, float) and not v.is_integer():
+        raise ValueError(f"expected a whole number, got {v!r}")
     return int(v)
 
 
@@ -180,11 +182,19 @@ def _bool(v: Any) -> bool:
 
 
 def _list(v: Any) -> list[Any]:
-    return [] if v is None else list(v)
+    if v is None:
+        return []
+    if not isinstance(v, (list, tuple)):  # a string or an object would quietly become something else
+        raise TypeError(f"expected a list, got {type(v).__name__}")
+    return list(v)
 
 
 def _dict(v: Any) -> dict[str, Any]:
-    return {} if v is None else dict(v)
+    if v is None:
+        return {}
+    if not isinstance(v, Mapping):
+        raise TypeError(f"expected an object, got {type(v).__name__}")
+    return dict(v)
 
 
 def _enum(cls: Any) -> Callable[[Any], Any]:
@@ -198,11 +208,16 @@ def _enum(cls: Any) -> Callable[[Any], Any]:
 
 
 def _model(cls: Any) -> Callable[[Any], Any]:
-    return lambda v: cls.from_dict(v) if isinstance(v, Mapping) else cls()
+    def load(v: Any) -> Any:
+        if v is None:
+            return cls()
+        return cls.from_dict(_dict(v))
+
+    return load
 
 
 def _model_list(cls: Any) -> Callable[[Any], Any]:
-    return lambda v: [cls.from_dict(x) for x in (v or []) if isinstance(x, Mapping)]
+    return lambda v: [cls.from_dict(_dict(x)) for x in _list(v)]
 
 
 def _dump_model(v: Any) -> Any:

@@ -136,18 +136,26 @@ _PARSE_ERRORS = (ValueError, TypeError, LookupError, OverflowError, RecursionErr
 
 
 def parse_payload(
-    payloadtype: str, payload: Any, parse: Callable[[Any], _T], *, status: Optional[int], text: str
+    payloadtype: str,
+    payload: Any,
+    parse: Callable[[Any], _T],
+    *,
+    status: Optional[int],
+    text: str,
+    frame: Optional[bool] = None,
 ) -> _T:
-    """``parse(payload)``, a decoded reply's (``status`` its HTTP status) or a frame's (``status`` ``None``).
+    """``parse(payload)``, a decoded reply's (``status`` its HTTP status) or a frame's.
 
     What parsing raises for data it cannot read becomes a
     :class:`~colonies_sync.ProtocolError` carrying ``status`` and ``text``, the
-    raw reply or frame.
+    raw reply or frame (when known). ``frame`` says which it was; by default a
+    frame is what has no ``status``.
     """
     try:
         return parse(payload)
     except _PARSE_ERRORS as exc:
-        where = "stream frame" if status is None else f"reply (HTTP {status})"
+        is_frame = status is None if frame is None else frame
+        where = "stream frame" if is_frame else "reply" if status is None else f"reply (HTTP {status})"
         raise ProtocolError(f"malformed {payloadtype} {where}: {exc}", status=status, text=text) from exc
 
 

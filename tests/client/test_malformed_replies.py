@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator, Optional
 
 import pytest
 
-from colonies_sync import ColoniesClient, FunctionSpec, MsgEntry, ProcessState, ProtocolError, RawReply
+from colonies_sync import ColoniesClient, FunctionSpec, MsgEntry, ProcessState, ProtocolError, RawReply, WaitTimeout
 
 from .conftest import World
 
@@ -143,6 +143,28 @@ def test_an_object_where_a_list_belongs_raises_protocol_error(world: World, tamp
         client.get_processes("dev", ProcessState.RUNNING)
 
 
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("out", "abc"),  # a string where a list belongs: not three one-letter outputs
+        ("errors", {"a": 1}),  # an object where a list belongs: not its keys
+        ("spec", ["f"]),  # a list where an object belongs: not a default spec
+        ("attributes", ["not an object"]),  # an item that is no attribute: not dropped
+        ("retries", 1.5),  # a fraction where a count belongs: not rounded down
+    ],
+)
+def test_a_value_of_the_wrong_shape_raises_protocol_error_instead_of_becoming_other_data(
+    world: World, tampered, key: str, value: Any
+) -> None:
+    client, wrapper = tampered
+    pid = _running_process(world, [])
+    wrapper.reply = _set(key, value)
+    with pytest.raises(ProtocolError) as info:
+        client.get_process(pid)
+    assert (info.value.status, info.value.text) == (200, wrapper.sent[-1])
+    assert isinstance(info.value.__cause__, (TypeError, ValueError))
+
+
 def test_unknown_keys_in_a_reply_are_kept_not_refused(world: World, tampered) -> None:
     """from_dict stays lenient about keys: a newer server's extra field is kept in extra."""
     client, wrapper = tampered
@@ -233,4 +255,27 @@ def test_a_reply_from_an_rpc_override_that_is_not_readable_is_a_protocol_error(w
     with pytest.raises(ProtocolError, match="yesterday") as info:
         client.get_process("x")
     assert (info.value.status, info.value.text) == (None, "")
+    assert "malformed getprocessmsg reply:" in str(info.value)  # a reply, though without its status
     client.close()
+
+
+def test_a_plain_rpc_call_keeps_no_raw_reply_behind(world: World) -> None:
+    """Only a typed call reads the raw reply, and only while it parses it: nothing is pinned after."""
+    client = world.fake.client(world.user.prvkey)
+    client.rpc("getcolonymsg", {"colonyname": "dev"})
+    assert getattr(client._replies, "last", None) is None
+    client.get_colony("dev")
+    assert getattr(client._replies, "last", None) is None
+    client.close()
+
+
+def test_a_state_this_client_does_not_know_is_kept_and_a_wait_for_another_times_out_cleanly(
+    world: World, tampered
+) -> None:
+    """A newer server's state stays a plain int; a wait neither mistakes it nor trips over it."""
+    client, wrapper = tampered
+    pid = _running_process(world, [])
+    wrapper.reply = _set("state", 99)
+    assert client.get_process(pid).state == 99
+    with pytest.raises(WaitTimeout, match=r"\(it is 99\)"):
+        client.wait(pid, timeout=0.3, poll_interval=0.1)
