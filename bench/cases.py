@@ -338,26 +338,31 @@ def channel_inprocess(setup: Setup) -> list[Result]:
         user = fake.add_user("dev", "u")
         submitter = fake.client(user.prvkey, crypto=Crypto(backend))
         executor = fake.client(worker.prvkey, crypto=Crypto(backend))
-        spec = FunctionSpec.create("f", "dev", "bench", channels=["chat"])
-        pid = submitter.submit_function_spec(spec).processid
-        executor.assign("dev", timeout=-1)
-        writer = executor.channel(pid, "chat")
-        started = time.perf_counter()
-        for i in range(entries):
-            writer.append(_payload(i))
-        appended = time.perf_counter() - started
-        reader = submitter.channel(pid, "chat")
-        started = time.perf_counter()
-        got = 0
-        while got < entries:
-            got += len(reader.read(got, 100))
-        read = time.perf_counter() - started
+        try:
+            spec = FunctionSpec.create("f", "dev", "bench", channels=["chat"])
+            pid = submitter.submit_function_spec(spec).processid
+            executor.assign("dev", timeout=-1)
+            writer = executor.channel(pid, "chat")
+            started = time.perf_counter()
+            for i in range(entries):
+                writer.append(_payload(i))
+            appended = time.perf_counter() - started
+            reader = submitter.channel(pid, "chat")
+            started = time.perf_counter()
+            got = 0
+            while got < entries:
+                page = reader.read(got, 100)
+                if not page:
+                    raise RuntimeError(f"the channel holds {got} entries, not {entries}")
+                got += len(page)
+            read = time.perf_counter() - started
+        finally:
+            for client in (submitter, executor):
+                client.close()
+            fake.close()
         variant = f"ours ({backend}), {entries} x 100 B"
         results.append(Result("channel append in-process", variant, "entries/s", value=entries / appended))
         results.append(Result("channel read in-process", variant, "entries/s", value=entries / read))
-        for client in (submitter, executor):
-            client.close()
-        fake.close()
     return results
 
 

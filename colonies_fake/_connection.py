@@ -64,6 +64,7 @@ _HANDSHAKE_TIMEOUT = 10.0  # seconds a client has to complete the TLS handshake
 _PLAIN_HTTP_HEADS = frozenset({b"GET /", b"HEAD ", b"POST ", b"PUT /", b"OPTIO"})
 _PLAIN_HTTP_ANSWER = b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
 _DRAIN_SECONDS = 1.0
+_HEAD_SECONDS = 0.5  # how long the rest of a split five-byte head may take to arrive
 
 
 class _Gone(Exception):
@@ -450,12 +451,13 @@ class _Connection:
         real server leaves TLS to a proxy in front of it, whose wording varies.
         """
         try:
-            self.sock.settimeout(_HANDSHAKE_TIMEOUT)
-            head = self.sock.recv(5, socket.MSG_PEEK | getattr(socket, "MSG_WAITALL", 0))
-            if head in _PLAIN_HTTP_HEADS:
+            if self._peek_head() in _PLAIN_HTTP_HEADS:
                 self.sock.sendall(_PLAIN_HTTP_ANSWER)
                 log.debug("plain HTTP on the TLS port: answered 400")
-                self._drain()
+                try:
+                    self._drain()
+                except OSError:
+                    pass  # the client went first: nothing more to do
                 return False
             sock = context.wrap_socket(self.sock, server_side=True, do_handshake_on_connect=False)
             self.sock = sock
@@ -470,6 +472,20 @@ class _Connection:
             log.debug("TLS handshake failed: %s", exc)
             return False
         return True
+
+    def _peek_head(self) -> bytes:
+        """The first five bytes the client sent, left unread (fewer if it sends no more soon).
+
+        A peek returns what has arrived, which may be less than asked for when
+        the first segment is split: look again, briefly, until the five are in.
+        """
+        self.sock.settimeout(_HANDSHAKE_TIMEOUT)
+        head = self.sock.recv(5, socket.MSG_PEEK)  # waits for the first bytes (b"": the client left)
+        end = time.monotonic() + _HEAD_SECONDS
+        while head and len(head) < 5 and time.monotonic() < end and not self.cancelled.is_set():
+            self.cancelled.wait(0.005)
+            head = self.sock.recv(5, socket.MSG_PEEK)
+        return head
 
     def _drain(self) -> None:
         """Finish sending, then read what the client still sends (briefly): closing with unread

@@ -672,9 +672,9 @@ class ColoniesClient:
 
         Runs on a thread of its own (see :class:`Subscription`). The server sends
         an event at once if the process is already in the state, then one per
-        entry into it. ``timeout`` is measured by this client's clock: the
-        subscription ends with ``on_close`` then, and a connection dropped
-        before (the network, or a fake server's clock moved past its timeout)
+        entry into it. ``timeout`` is measured by this client's clocks (real
+        time, and the ``server_clock`` when given): the subscription ends with
+        ``on_close`` then, and a connection dropped before (by the network)
         is subscribed again for the time left, without repeating an event; if
         it is still down at the timeout, or the reconnect attempts run out, the
         subscription ends with the connection error instead. The

@@ -309,6 +309,23 @@ def test_a_plain_http_client_gets_go_s_answer_and_is_not_a_server_error(world: W
     assert world.server.errors == []
 
 
+def test_a_plain_request_whose_first_bytes_come_apart_still_gets_go_s_answer(world: World) -> None:
+    with socket.create_connection(("127.0.0.1", world.server.port), timeout=JOIN) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.sendall(b"PO")  # a head too short to tell TLS from HTTP yet
+        sock.settimeout(0.2)
+        with pytest.raises(TimeoutError):
+            sock.recv(1)  # the server waits for more: no answer, no close, on two bytes
+        sock.settimeout(JOIN)
+        sock.sendall(b"ST /api HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(4096):
+            answer += chunk
+    assert answer == b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
+    world.no_open_connections()
+    assert world.server.errors == []
+
+
 def closed_by_the_server(sock: socket.socket) -> None:
     """Read until the server closes the connection (a timeout fails the test: then it did not)."""
     sock.settimeout(JOIN)
