@@ -11,14 +11,14 @@ import base64
 import contextlib
 import datetime as dt
 import json
-import threading
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Iterator, Optional
 
 import attrs
 import pytest
 
 from colonies_fake import FakeColonies
 from colonies_sync import ColoniesClient, FunctionSpec, Process, ServerError
+from tests.subscriptions.helpers import Background  # noqa: F401  (one helper for both folders)
 
 JOIN_TIMEOUT = 5.0
 #: Fixed start of every fake clock here: 2023-11-14T22:13:20Z, a whole second.
@@ -122,31 +122,6 @@ def build_world(fake: FakeColonies) -> World:
     }
     roles = {name: fake.client(key) for name, key in keys.items()}
     return World(fake, roles["submitter"], roles["executor"], roles["other-executor"], roles, keys)
-
-
-class Background(threading.Thread):
-    """One call on a thread; its result or exception is kept for the test."""
-
-    def __init__(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        super().__init__(daemon=True)
-        self._call = (fn, args, kwargs)
-        self.result: Any = None
-        self.error: Optional[BaseException] = None
-
-    def run(self) -> None:
-        fn, args, kwargs = self._call
-        try:
-            self.result = fn(*args, **kwargs)
-        except BaseException as exc:  # handed to the test
-            self.error = exc
-
-    def finish(self, timeout: float = JOIN_TIMEOUT) -> Any:
-        """Join (failing the test if still running), re-raise the thread's error, return its result."""
-        self.join(timeout)
-        assert not self.is_alive(), "the background call did not finish"
-        if self.error is not None:
-            raise self.error
-        return self.result
 
 
 class RecordingTransport:
